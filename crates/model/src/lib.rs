@@ -1,6 +1,7 @@
 //! The networks of stylize: the frozen ImageNet VGG16 encoder, and (built on it) the
 //! generator, discriminator and losses.
 
+pub mod autocast;
 pub mod convert;
 mod error;
 pub mod vgg;
