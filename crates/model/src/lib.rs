@@ -1,10 +1,24 @@
-//! The networks of stylize: the frozen ImageNet VGG16 encoder, and (built on it) the
-//! generator, discriminator and losses.
+//! The networks of stylize: the frozen ImageNet VGG16 encoder, AdaIN, the decoder that makes
+//! the generator, the multi-scale PatchGAN discriminator, and the training losses.
 
+pub mod adain;
+pub mod augment;
 pub mod autocast;
 pub mod convert;
+pub mod decoder;
+pub mod discriminator;
 mod error;
+pub mod generator;
+mod init;
+pub mod losses;
+pub mod optim;
+pub mod style;
 pub mod vgg;
 
+pub use autocast::{with_precision, Precision};
+pub use decoder::{Decoder, DecoderConfig};
+pub use discriminator::{Discriminator, DiscriminatorConfig};
 pub use error::ModelError;
+pub use generator::Generator;
+pub use style::StyleCode;
 pub use vgg::{Tap, Vgg16};

@@ -1,0 +1,159 @@
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use stylize_model::{Precision, Vgg16};
+use stylize_train::data::ImageSet;
+use stylize_train::model_dir::{save_model, ModelInfo};
+use stylize_train::{checkpoint, log, TrainConfig, TrainError, Trainer};
+use tch::Device;
+
+use crate::exit::BadInput;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  stylize train --content photos/ --style monet/ --out runs/monet\n  stylize train --content photos/ --style monet/ --out runs/monet --resume     (continue after Ctrl-C)\n  stylize train --content photos/ --style monet/ --out runs/monet --config my.toml --steps 2000\n\nThe run folder gets: ckpt/ (resumable state), model/ (use with `stylize run --model`),\nlog.csv, loss.png and previews/step_NNNNNN.png (fixed photos x fixed paintings).")]
+pub struct Args {
+    /// Folder of photos (content images)
+    #[arg(long)]
+    content: PathBuf,
+    /// Folder of paintings (style images, and the discriminator's real images)
+    #[arg(long)]
+    style: PathBuf,
+    /// Run folder for checkpoints, logs, previews and the exported model
+    #[arg(long)]
+    out: PathBuf,
+    /// Training settings (TOML; unknown keys are errors). Defaults: see crates/train/src/config.rs
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Continue the run in --out from its last checkpoint (same config, bit-for-bit)
+    #[arg(long)]
+    resume: bool,
+    /// Override the total number of steps
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Override the random seed
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the precision: bf16 (autocast, faster on CPUs with AMX) or f32
+    #[arg(long)]
+    precision: Option<Precision>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let ckpt_dir = args.out.join("ckpt");
+    let (mut cfg, resumed_step) = if args.resume {
+        let (cfg, step) = checkpoint::read_config(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", args.out.display()))?;
+        (cfg, Some(step))
+    } else {
+        let cfg = match &args.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?;
+                TrainConfig::from_toml(&text).map_err(|reason| TrainError::Config { path: p.clone(), reason })?
+            }
+            None => TrainConfig::default(),
+        };
+        (cfg, None)
+    };
+    if let Some(s) = args.steps {
+        cfg.steps = s;
+    }
+    if !args.resume {
+        if let Some(s) = args.seed {
+            cfg.seed = s;
+        }
+        if let Some(p) = args.precision {
+            cfg.precision = p;
+        }
+        if ckpt_dir.exists() {
+            return Err(BadInput(format!("{} already holds a run: pass --resume to continue it, or choose another --out", args.out.display())).into());
+        }
+    }
+    cfg.validate().map_err(BadInput)?;
+
+    let device = Device::cuda_if_available();
+    let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
+    let min_side = cfg.crop.max(cfg.warmup_crop);
+    let content = ImageSet::load_dir(&args.content, cfg.short_side, min_side)?;
+    let style = ImageSet::load_dir(&args.style, cfg.short_side, min_side)?;
+    eprintln!("training on {} photos and {} paintings, {device:?}, {:?}", content.len(), style.len(), cfg.precision);
+    std::fs::create_dir_all(args.out.join("previews")).with_context(|| format!("cannot create {}", args.out.display()))?;
+
+    let mut trainer = Trainer::new(cfg.clone(), vgg, content, style, device);
+    let log_path = args.out.join("log.csv");
+    if let Some(step) = resumed_step {
+        checkpoint::load(&mut trainer, &ckpt_dir)?;
+        log::truncate_after(&log_path, step)?;
+        eprintln!("resumed at step {step}");
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // First Ctrl-C: finish the step, checkpoint, exit. The handler is process-wide.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+
+    let pb = ProgressBar::new(cfg.steps).with_position(trainer.step);
+    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} ETA {eta} {msg}").expect("valid template"));
+    let started = Instant::now();
+    let elapsed_before = elapsed_so_far(&log_path);
+    while trainer.step < cfg.steps {
+        let crop = cfg.crop_at(trainer.step);
+        let adv_w = cfg.adv_weight_at(trainer.step);
+        let l = trainer.train_step();
+        let step = trainer.step;
+        pb.set_position(step);
+        pb.set_message(format!("c {:.3} s {:.3} adv {:.3} id {:.3} D {:.3} acc {:.2}", l.content, l.style, l.adv_g, l.identity, l.d_loss, l.d_acc));
+        if step % cfg.log_every == 0 {
+            log::append(&log_path, step, elapsed_before + started.elapsed().as_secs_f64(), crop, &l, adv_w)?;
+        }
+        let stopping = stop.load(Ordering::SeqCst);
+        if step % cfg.preview_every == 0 || step == cfg.steps {
+            write_preview(&trainer, &args.out.join("previews").join(format!("step_{step:06}.png")))?;
+        }
+        if step % cfg.checkpoint_every == 0 || step == cfg.steps || stopping {
+            save_all(&trainer, &args.out)?;
+        }
+        if stopping {
+            pb.abandon_with_message(format!("stopped at step {step}; continue with --resume"));
+            return Ok(());
+        }
+    }
+    pb.finish();
+    eprintln!("done: model in {}", args.out.join("model").display());
+    Ok(())
+}
+
+/// Wall time already spent by earlier sessions of this run (last logged seconds).
+fn elapsed_so_far(log_path: &Path) -> f64 {
+    std::fs::read_to_string(log_path)
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.split(',').nth(1).and_then(|s| s.parse().ok())))
+        .unwrap_or(0.0)
+}
+
+fn save_all(trainer: &Trainer, out: &Path) -> Result<()> {
+    checkpoint::save(trainer, &out.join("ckpt"))?;
+    let info = ModelInfo {
+        decoder: trainer.cfg.decoder,
+        steps: trainer.step,
+        train_config: serde_json::to_value(&trainer.cfg)?,
+        stylize_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    save_model(&out.join("model"), &trainer.g, &info)?;
+    let plot = stylize_report::loss_plot(&log::series(&out.join("log.csv")), &Default::default());
+    stylize_io::save(&out.join("loss.png"), &plot, None, &Default::default())?;
+    Ok(())
+}
+
+/// A contact sheet of 4 fixed photos x 4 fixed paintings (evenly spaced through the folders).
+fn write_preview(trainer: &Trainer, path: &Path) -> Result<()> {
+    let pick = |n: usize| -> Vec<usize> { (0..4.min(n)).map(|i| i * n / 4.min(n)).collect() };
+    let (photos, styles) = (pick(trainer.content.len()), pick(trainer.style.len()));
+    let results = trainer.preview(&photos, &styles, 256);
+    let thumbs = |set: &ImageSet, idx: &[usize]| -> Vec<stylize_io::RgbImage> { idx.iter().map(|&i| stylize_train::trainer::to_image(&set.preview_tensor(i, 256))).collect() };
+    let sheet = stylize_report::header_sheet(&thumbs(&trainer.content, &photos), &thumbs(&trainer.style, &styles), &results, &Default::default());
+    stylize_io::save(path, &sheet, None, &Default::default())?;
+    Ok(())
+}

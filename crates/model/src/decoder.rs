@@ -1,0 +1,74 @@
+//! The generator's decoder: VGG16's mirror from relu4_1 back to RGB. Nearest-neighbour
+//! upsampling + 3x3 convs (no transposed convs, which leave checkerboard artifacts) and
+//! reflection padding (no dark borders).
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+use crate::init::conv2d;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecoderConfig {
+    /// Width multiplier for the inner layers (1.0 = VGG16's mirror: 256/128/64 channels).
+    pub width: f64,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        Self { width: 1.0 }
+    }
+}
+
+#[derive(Debug)]
+pub struct Decoder {
+    layers: Vec<(nn::Conv2D, bool /* upsample after */)>,
+}
+
+impl Decoder {
+    pub fn new(vs: nn::Path, cfg: &DecoderConfig) -> Self {
+        let w = |c: i64| ((c as f64 * cfg.width).round() as i64).max(8);
+        let (c3, c2, c1) = (w(256), w(128), w(64));
+        // (in, out, upsample after): relu4_1 (512ch, 1/8 scale) up to RGB.
+        let plan = [(512, c3, true), (c3, c3, false), (c3, c3, false), (c3, c2, true), (c2, c2, false), (c2, c1, true), (c1, c1, false), (c1, 3, false)];
+        let layers = plan
+            .iter()
+            .enumerate()
+            .map(|(i, &(cin, cout, up))| (conv2d(&vs / format!("conv{i}"), cin, cout, 3, 1), up))
+            .collect();
+        Self { layers }
+    }
+
+    /// Features (N,512,h,w) to an image (N,3,8h,8w), nominally RGB 0..1 (not clamped: the
+    /// losses see the raw output; callers clamp for display).
+    pub fn forward(&self, feat: &Tensor) -> Tensor {
+        let last = self.layers.len() - 1;
+        let mut x = feat.shallow_clone();
+        for (i, (conv, up)) in self.layers.iter().enumerate() {
+            x = x.reflection_pad2d([1, 1, 1, 1]).apply(conv);
+            if i < last {
+                x = x.relu();
+            }
+            if *up {
+                x = x.upsample_nearest2d_vec(None::<&[i64]>, &[2.0, 2.0][..]);
+            }
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_and_parameter_count() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let d = Decoder::new(vs.root(), &DecoderConfig::default());
+        let y = d.forward(&Tensor::zeros([2, 512, 4, 6], (tch::Kind::Float, tch::Device::Cpu)));
+        assert_eq!(y.size(), [2, 3, 32, 48]);
+        let params: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
+        // 512*256*9 + 2*(256*256*9) + 256*128*9 + 128*128*9 + 128*64*9 + 64*64*9 + 64*3*9 + biases
+        assert_eq!(params, 2_913_984 + (256 * 3 + 128 * 2 + 64 * 2 + 3));
+    }
+}

@@ -1,0 +1,62 @@
+//! The generator: frozen VGG16 encoder to relu4_1 (the photo's high-level, semantic content),
+//! AdaIN with a style's statistics at that bottleneck, and the trained decoder back to pixels.
+//! Any painting works without retraining: a style is only its statistics.
+
+use std::path::Path;
+
+use tch::{nn, Device, Tensor};
+
+use crate::adain::{adain, blend};
+use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Tap, Vgg16};
+
+pub struct Generator {
+    pub vs: nn::VarStore,
+    pub decoder: Decoder,
+    pub cfg: DecoderConfig,
+}
+
+impl Generator {
+    pub fn new(device: Device, cfg: DecoderConfig) -> Self {
+        let vs = nn::VarStore::new(device);
+        let decoder = Decoder::new(vs.root() / "decoder", &cfg);
+        Self { vs, decoder, cfg }
+    }
+
+    /// Loads decoder weights saved by `save` (safetensors).
+    pub fn load(weights: &Path, cfg: DecoderConfig, device: Device) -> Result<Self, ModelError> {
+        let mut g = Self::new(device, cfg);
+        g.vs.load(weights).map_err(|e| ModelError::BadWeights { path: weights.to_path_buf(), reason: e.to_string() })?;
+        Ok(g)
+    }
+
+    pub fn save(&self, weights: &Path) -> Result<(), ModelError> {
+        self.vs.save(weights).map_err(ModelError::from)
+    }
+
+    /// The photo's relu4_1 features.
+    pub fn encode(vgg: &Vgg16, rgb: &Tensor) -> Tensor {
+        vgg.feature(rgb, Tap::Relu4_1)
+    }
+
+    /// The decoder's input: AdaIN of the content features with the style's relu4_1 statistics,
+    /// blended with the content's own features by `strength` (0 = the photo, 1 = full style).
+    pub fn target(content: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
+        let (mean, std) = style.bottleneck();
+        blend(content, &adain(content, mean, std), strength)
+    }
+
+    pub fn decode(&self, target: &Tensor) -> Tensor {
+        self.decoder.forward(target)
+    }
+
+    /// Photo (N,3,H,W, RGB 0..1) to stylized image, clamped to 0..1, without gradients.
+    pub fn stylize(&self, vgg: &Vgg16, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
+        tch::no_grad(|| {
+            let t = Self::target(&Self::encode(vgg, rgb), style, strength);
+            let out = self.decode(&t).to_kind(tch::Kind::Float);
+            // The decoder upsamples by 8: crop back to the input size when H or W is not a multiple.
+            let (h, w) = (rgb.size()[2], rgb.size()[3]);
+            out.narrow(2, 0, h.min(out.size()[2])).narrow(3, 0, w.min(out.size()[3])).clamp(0.0, 1.0)
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! Training losses. VGG16 features here are on Caffe's scale (activations in the tens to
+//! hundreds), so each layer's distances are divided by that layer's typical activation squared;
+//! the loss weights in the config then mean what they mean in the AdaIN paper, whose VGG was
+//! normalised to unit mean activations.
+
+use tch::{Kind, Reduction, Tensor};
+
+use crate::style::{StyleCode, STYLE_TAPS};
+use crate::Tap;
+
+/// Mean activation per tap on a photo (the cat in shared/data, 512 px, `stylize features`),
+/// rounded: the unit in which feature distances are measured.
+pub fn feature_scale(tap: Tap) -> f64 {
+    match tap {
+        Tap::Relu1_1 => 27.0,
+        Tap::Relu1_2 => 135.0,
+        Tap::Relu2_1 => 160.0,
+        Tap::Relu2_2 => 134.0,
+        Tap::Relu3_1 => 170.0,
+        Tap::Relu3_3 => 104.0,
+        Tap::Relu4_1 => 94.0,
+        Tap::Relu4_3 => 13.0,
+        Tap::Relu5_1 => 13.0,
+    }
+}
+
+fn mse(a: &Tensor, b: &Tensor) -> Tensor {
+    a.to_kind(Kind::Float).mse_loss(&b.to_kind(Kind::Float), Reduction::Mean)
+}
+
+/// Content: the output's relu4_1 against the AdaIN target it was decoded from.
+pub fn content_loss(out_relu4_1: &Tensor, target: &Tensor) -> Tensor {
+    mse(out_relu4_1, target) / feature_scale(Tap::Relu4_1).powi(2)
+}
+
+/// Style: mean and std matching at relu1_1..relu4_1, summed over layers.
+pub fn style_loss(out: &StyleCode, target: &StyleCode) -> Tensor {
+    STYLE_TAPS
+        .iter()
+        .enumerate()
+        .map(|(l, &tap)| (mse(&out.means[l], &target.means[l]) + mse(&out.stds[l], &target.stds[l])) / feature_scale(tap).powi(2))
+        .reduce(|a, b| a + b)
+        .expect("four layers")
+}
+
+/// Hinge loss for the discriminator, averaged over scales.
+pub fn hinge_d(real: &[Tensor], fake: &[Tensor]) -> Tensor {
+    let n = real.len() as f64;
+    real.iter()
+        .zip(fake)
+        .map(|(r, f): (&Tensor, &Tensor)| (-r + 1.0).relu().mean(Kind::Float) + (f + 1.0).relu().mean(Kind::Float))
+        .reduce(|a, b| a + b)
+        .expect("at least one scale")
+        / n
+}
+
+/// Hinge loss for the generator: raise the discriminator's score of fakes.
+pub fn hinge_g(fake: &[Tensor]) -> Tensor {
+    let n = fake.len() as f64;
+    fake.iter().map(|f| -f.mean(Kind::Float)).reduce(|a, b| a + b).expect("at least one scale") / n
+}
+
+/// Identity: decoding a photo's own features returns the photo (L1 on pixels, 0..1).
+pub fn identity_loss(out: &Tensor, photo: &Tensor) -> Tensor {
+    out.to_kind(Kind::Float).l1_loss(&photo.to_kind(Kind::Float), Reduction::Mean)
+}
+
+/// Share of patch logits on the right side of 0, averaged over scales: D's accuracy.
+pub fn d_accuracy(real: &[Tensor], fake: &[Tensor]) -> f64 {
+    let acc = |ts: &[Tensor], sign: f64| {
+        ts.iter().map(|t| (t * sign).gt(0.0).to_kind(Kind::Float).mean(Kind::Float).double_value(&[])).sum::<f64>() / ts.len() as f64
+    };
+    (acc(real, 1.0) + acc(fake, -1.0)) / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full(v: f64, shape: &[i64]) -> Tensor {
+        Tensor::full(shape, v, (Kind::Float, tch::Device::Cpu))
+    }
+
+    #[test]
+    fn hinge_by_hand() {
+        // Real logits 0.5 -> relu(1 - 0.5) = 0.5; fake -2 -> relu(1 - 2) = 0. Two scales agree.
+        let d = hinge_d(&[full(0.5, &[1, 1, 2, 2]), full(0.5, &[1, 1, 1, 1])], &[full(-2.0, &[1, 1, 2, 2]), full(-2.0, &[1, 1, 1, 1])]);
+        assert!((d.double_value(&[]) - 0.5).abs() < 1e-6);
+        assert!((hinge_g(&[full(-2.0, &[1, 1, 2, 2])]).double_value(&[]) - 2.0).abs() < 1e-6);
+        assert_eq!(d_accuracy(&[full(0.5, &[1, 1, 2, 2])], &[full(-2.0, &[1, 1, 2, 2])]), 1.0);
+    }
+
+    #[test]
+    fn content_loss_is_zero_on_the_target_and_scaled() {
+        let t = full(94.0, &[1, 512, 2, 2]);
+        assert_eq!(content_loss(&t, &t).double_value(&[]), 0.0);
+        // A difference of one unit of scale gives loss 1.
+        assert!((content_loss(&(&t * 2.0), &t).double_value(&[]) - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,75 @@
+//! Checkpoints: generator, discriminator (with its spectral-norm vectors) and both Adam
+//! states in one safetensors file, plus the step and config as JSON. Written into a fresh
+//! folder that then replaces the old one, so a kill at any moment leaves a whole checkpoint.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use crate::error::io;
+use crate::{TrainConfig, TrainError, Trainer};
+
+const STATE: &str = "state.safetensors";
+const META: &str = "state.json";
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    step: u64,
+    config: TrainConfig,
+}
+
+pub fn save(trainer: &Trainer, dir: &Path) -> Result<(), TrainError> {
+    let tmp = dir.with_extension("tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    let mut named: Vec<(String, Tensor)> = Vec::new();
+    named.extend(trainer.g.vs.variables().into_iter().map(|(k, v)| (format!("g.{k}"), v)));
+    named.extend(trainer.d_vs.variables().into_iter().map(|(k, v)| (format!("d.{k}"), v)));
+    named.extend(trainer.opt_g.state("opt_g"));
+    named.extend(trainer.opt_d.state("opt_d"));
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    Tensor::write_safetensors(&named, tmp.join(STATE))?;
+    let meta = Meta { step: trainer.step, config: trainer.cfg.clone() };
+    std::fs::write(tmp.join(META), serde_json::to_string_pretty(&meta).expect("serialisable")).map_err(io(&tmp))?;
+    let old = dir.with_extension("old");
+    let _ = std::fs::remove_dir_all(&old);
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(io(dir))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(io(dir))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// The config a checkpoint was written with (a resumed run keeps it).
+pub fn read_config(dir: &Path) -> Result<(TrainConfig, u64), TrainError> {
+    let path = dir.join(META);
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    let meta: Meta = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })?;
+    Ok((meta.config, meta.step))
+}
+
+/// Restores weights, optimiser states and step into a trainer built with the same config.
+pub fn load(trainer: &mut Trainer, dir: &Path) -> Result<(), TrainError> {
+    let (_, step) = read_config(dir)?;
+    let path = dir.join(STATE);
+    let bad = |reason: String| TrainError::Checkpoint { path: path.clone(), reason };
+    let map: HashMap<String, Tensor> = Tensor::read_safetensors(&path).map_err(|e| bad(e.to_string()))?.into_iter().collect();
+    let get = |k: &str| map.get(k).map(|t| t.shallow_clone());
+    for (prefix, vs) in [("g", &trainer.g.vs), ("d", &trainer.d_vs)] {
+        for (k, v) in vs.variables() {
+            let key = format!("{prefix}.{k}");
+            let t = get(&key).ok_or_else(|| bad(format!("missing {key}")))?;
+            if t.size() != v.size() {
+                return Err(bad(format!("{key} has shape {:?}, the model needs {:?}", t.size(), v.size())));
+            }
+            tch::no_grad(|| v.shallow_clone().copy_(&t));
+        }
+    }
+    trainer.opt_g.load_state("opt_g", &get).map_err(bad)?;
+    trainer.opt_d.load_state("opt_d", &get).map_err(bad)?;
+    trainer.step = step;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Training settings: a typed struct, read from TOML (unknown keys are errors), written as JSON
+//! into every checkpoint and exported model.
+
+use serde::{Deserialize, Serialize};
+use stylize_model::optim::AdamConfig;
+use stylize_model::{DecoderConfig, DiscriminatorConfig, Precision};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Total optimisation steps.
+    pub steps: u64,
+    /// Images per step (photos; as many paintings).
+    pub batch: i64,
+    /// Square crop size in pixels, after `warmup_steps`.
+    pub crop: u32,
+    /// Smaller crops first: 4x cheaper steps while the decoder learns coarse inversion.
+    pub warmup_crop: u32,
+    pub warmup_steps: u64,
+    /// Images are resized so their short side is this, before cropping.
+    pub short_side: u32,
+    pub generator_adam: AdamConfig,
+    pub discriminator_adam: AdamConfig,
+    pub content_weight: f64,
+    pub style_weight: f64,
+    /// Adversarial weight once ramped up; 0 before `adv_start`, linear ramp over `adv_ramp`.
+    pub adv_weight: f64,
+    pub adv_start: u64,
+    pub adv_ramp: u64,
+    /// Pixel L1 of the photo decoded from its own features (row 0 of every `identity_every`-th step).
+    pub identity_weight: f64,
+    pub identity_every: u64,
+    pub precision: Precision,
+    pub decoder: DecoderConfig,
+    pub discriminator: DiscriminatorConfig,
+    pub seed: u64,
+    pub checkpoint_every: u64,
+    pub preview_every: u64,
+    pub log_every: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            steps: 8000,
+            batch: 4,
+            crop: 256,
+            warmup_crop: 128,
+            warmup_steps: 1500,
+            short_side: 512,
+            generator_adam: AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999 },
+            discriminator_adam: AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999 },
+            content_weight: 1.0,
+            style_weight: 10.0,
+            adv_weight: 0.5,
+            adv_start: 500,
+            adv_ramp: 1000,
+            identity_weight: 5.0,
+            identity_every: 4,
+            precision: Precision::Bf16,
+            decoder: DecoderConfig::default(),
+            discriminator: DiscriminatorConfig::default(),
+            seed: 1,
+            checkpoint_every: 100,
+            preview_every: 250,
+            log_every: 10,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let cfg: Self = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |ok: bool, msg: &str| if ok { Ok(()) } else { Err(msg.to_string()) };
+        check(self.batch >= 1, "batch must be at least 1")?;
+        check(self.crop >= 64 && self.crop % 8 == 0, "crop must be a multiple of 8, at least 64")?;
+        check(self.warmup_crop >= 64 && self.warmup_crop % 8 == 0, "warmup_crop must be a multiple of 8, at least 64")?;
+        check(self.short_side >= self.crop.max(self.warmup_crop), "short_side must be at least the crop size")?;
+        check(self.checkpoint_every >= 1 && self.log_every >= 1 && self.preview_every >= 1, "*_every must be at least 1")?;
+        check(self.identity_every >= 1, "identity_every must be at least 1")?;
+        check(self.decoder.width > 0.0, "decoder.width must be positive")?;
+        Ok(())
+    }
+
+    /// Crop size at `step`.
+    pub fn crop_at(&self, step: u64) -> u32 {
+        if step < self.warmup_steps { self.warmup_crop } else { self.crop }
+    }
+
+    /// Adversarial weight at `step`.
+    pub fn adv_weight_at(&self, step: u64) -> f64 {
+        if step < self.adv_start {
+            0.0
+        } else {
+            self.adv_weight * ((step - self.adv_start + 1) as f64 / self.adv_ramp.max(1) as f64).min(1.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_and_rejects_unknown_keys() {
+        let cfg = TrainConfig::from_toml("steps = 10\nbatch = 2\n[decoder]\nwidth = 0.5\n").unwrap();
+        assert_eq!((cfg.steps, cfg.batch, cfg.decoder.width), (10, 2, 0.5));
+        assert_eq!(cfg.crop, TrainConfig::default().crop);
+        let e = TrainConfig::from_toml("stepz = 10").unwrap_err();
+        assert!(e.contains("stepz"), "{e}");
+        assert!(TrainConfig::from_toml("crop = 100").unwrap_err().contains("multiple of 8"));
+    }
+
+    #[test]
+    fn schedules() {
+        let cfg = TrainConfig { adv_start: 10, adv_ramp: 10, adv_weight: 1.0, warmup_steps: 5, ..Default::default() };
+        assert_eq!(cfg.adv_weight_at(9), 0.0);
+        assert!((cfg.adv_weight_at(14) - 0.5).abs() < 1e-12);
+        assert_eq!(cfg.adv_weight_at(100), 1.0);
+        assert_eq!(cfg.crop_at(4), cfg.warmup_crop);
+        assert_eq!(cfg.crop_at(5), cfg.crop);
+    }
+}

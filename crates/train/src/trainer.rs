@@ -1,0 +1,142 @@
+//! One adversarial training step, and the state that makes a run resumable bit for bit.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use stylize_model::augment::diff_augment;
+use stylize_model::losses::{content_loss, d_accuracy, hinge_d, hinge_g, identity_loss, style_loss};
+use stylize_model::optim::Adam;
+use stylize_model::style::STYLE_TAPS;
+use stylize_model::{with_precision, Discriminator, Generator, StyleCode, Vgg16};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::data::ImageSet;
+use crate::TrainConfig;
+
+/// Loss values of one step (for logs and the progress bar).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepLosses {
+    pub content: f64,
+    pub style: f64,
+    pub adv_g: f64,
+    pub identity: f64,
+    pub d_loss: f64,
+    pub d_acc: f64,
+}
+
+pub struct Trainer {
+    pub cfg: TrainConfig,
+    pub vgg: Vgg16,
+    pub g: Generator,
+    pub d_vs: nn::VarStore,
+    d: Discriminator,
+    pub(crate) opt_g: Adam,
+    pub(crate) opt_d: Adam,
+    /// Steps completed.
+    pub step: u64,
+    pub content: ImageSet,
+    pub style: ImageSet,
+}
+
+impl Trainer {
+    pub fn new(cfg: TrainConfig, vgg: Vgg16, content: ImageSet, style: ImageSet, device: Device) -> Self {
+        // Initial weights depend on the seed alone.
+        tch::manual_seed(cfg.seed as i64);
+        let g = Generator::new(device, cfg.decoder);
+        let d_vs = nn::VarStore::new(device);
+        let d = Discriminator::new(d_vs.root() / "disc", &cfg.discriminator);
+        let opt_g = Adam::new(&g.vs, cfg.generator_adam);
+        let opt_d = Adam::new(&d_vs, cfg.discriminator_adam);
+        Self { cfg, vgg, g, d_vs, d, opt_g, opt_d, step: 0, content, style }
+    }
+
+    /// Every random draw of step `s` comes from generators seeded by (seed, s), so a resumed
+    /// run draws exactly what an uninterrupted one would.
+    fn seed_step(&self) -> ChaCha8Rng {
+        let s = self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.step.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        tch::manual_seed((s >> 1) as i64);
+        ChaCha8Rng::seed_from_u64(s)
+    }
+
+    /// One step: a discriminator update, then a generator update.
+    pub fn train_step(&mut self) -> StepLosses {
+        let mut rng = self.seed_step();
+        let cfg = self.cfg.clone();
+        let crop = cfg.crop_at(self.step);
+        let device = self.g.vs.device();
+        let photos = self.content.batch(&mut rng, cfg.batch, crop).to_device(device);
+        let paintings = self.style.batch(&mut rng, cfg.batch, crop).to_device(device);
+        let identity_row = cfg.identity_weight > 0.0 && self.step % cfg.identity_every == 0;
+        let adv_w = cfg.adv_weight_at(self.step);
+        let (vgg, g, d) = (&self.vgg, &self.g, &self.d);
+        let (opt_g, opt_d) = (&mut self.opt_g, &mut self.opt_d);
+
+        let losses = with_precision(cfg.precision, || {
+            let (content, code) = tch::no_grad(|| (Generator::encode(vgg, &photos).to_kind(Kind::Float), StyleCode::from_images(vgg, &paintings)));
+            let mut target = Generator::target(&content, &code, 1.0);
+            if identity_row {
+                // AdaIN of a photo with its own statistics is its features: row 0 learns to invert.
+                target = Tensor::cat(&[content.narrow(0, 0, 1), target.narrow(0, 1, cfg.batch - 1)], 0);
+            }
+            let out = g.decode(&target).to_kind(Kind::Float);
+            // Rows the style and adversarial terms apply to.
+            let first = if identity_row { 1 } else { 0 };
+            let n = cfg.batch - first;
+            let styled = out.narrow(0, first, n);
+
+            let mut l = StepLosses::default();
+            if adv_w > 0.0 {
+                let real = d.forward(&diff_augment(&paintings), true);
+                let fake = d.forward(&diff_augment(&styled.detach()), false);
+                let loss_d = hinge_d(&real, &fake);
+                opt_d.zero_grad();
+                loss_d.backward();
+                opt_d.step();
+                l.d_loss = loss_d.double_value(&[]);
+                l.d_acc = d_accuracy(&real, &fake);
+            }
+
+            let feats = vgg.features(&styled, &STYLE_TAPS);
+            let loss_c = content_loss(&feats[3], &target.narrow(0, first, n));
+            let loss_s = style_loss(&StyleCode::from_features(&feats), &code.narrow(first, n));
+            let mut total = &loss_c * cfg.content_weight + &loss_s * cfg.style_weight;
+            if adv_w > 0.0 {
+                let loss_adv = hinge_g(&d.forward(&diff_augment(&styled), false));
+                l.adv_g = loss_adv.double_value(&[]);
+                total = total + loss_adv * adv_w;
+            }
+            if identity_row {
+                let loss_id = identity_loss(&out.narrow(0, 0, 1), &photos.narrow(0, 0, 1));
+                l.identity = loss_id.double_value(&[]);
+                total = total + loss_id * cfg.identity_weight;
+            }
+            opt_g.zero_grad();
+            total.backward();
+            opt_g.step();
+            l.content = loss_c.double_value(&[]);
+            l.style = loss_s.double_value(&[]);
+            l
+        });
+        self.step += 1;
+        losses
+    }
+
+    /// Stylizes each of `photos` with each of `styles` (indices into the sets), at `size` px.
+    pub fn preview(&self, photos: &[usize], styles: &[usize], size: u32) -> Vec<Vec<stylize_io::RgbImage>> {
+        let device = self.g.vs.device();
+        let codes: Vec<StyleCode> =
+            styles.iter().map(|&s| StyleCode::from_images(&self.vgg, &self.style.preview_tensor(s, size).to_device(device))).collect();
+        photos
+            .iter()
+            .map(|&p| {
+                let x = self.content.preview_tensor(p, size).to_device(device);
+                codes.iter().map(|c| to_image(&self.g.stylize(&self.vgg, &x, c, 1.0))).collect()
+            })
+            .collect()
+    }
+}
+
+/// A (1,3,H,W) tensor in 0..1 as an image.
+pub fn to_image(t: &Tensor) -> stylize_io::RgbImage {
+    let (px, h, w) = stylize_model::convert::tensor_to_rgb8(t);
+    stylize_io::RgbImage::from_raw(w, h, px).expect("buffer matches its size")
+}
