@@ -11,7 +11,18 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
     // `{:#}` joins the context chain on one line: "context: cause".
     eprintln!("error: {e:#}");
     let bad_input = e.chain().any(|c| {
-        c.is::<stylize_io::ImageError>() || c.is::<stylize_weights::WeightsError>() || c.is::<stylize_model::ModelError>() || c.is::<BadInput>()
+        use stylize_model::ModelError;
+        use stylize_train::TrainError;
+        let model_input = |m: &ModelError| !matches!(m, ModelError::Torch(_));
+        c.is::<stylize_io::ImageError>()
+            || c.is::<stylize_weights::WeightsError>()
+            || c.is::<BadInput>()
+            || c.downcast_ref::<ModelError>().is_some_and(model_input)
+            || c.downcast_ref::<TrainError>().is_some_and(|t| match t {
+                TrainError::Folder { .. } | TrainError::Config { .. } | TrainError::Checkpoint { .. } | TrainError::Image(_) => true,
+                TrainError::Model(m) => model_input(m),
+                TrainError::Io { .. } | TrainError::Torch(_) => false,
+            })
     });
     ExitCode::from(if bad_input { BAD_INPUT } else { FAILURE })
 }

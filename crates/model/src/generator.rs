@@ -49,14 +49,16 @@ impl Generator {
         self.decoder.forward(target)
     }
 
-    /// Photo (N,3,H,W, RGB 0..1) to stylized image, clamped to 0..1, without gradients.
+    /// Photo (N,3,H,W, RGB 0..1) to stylized image of the same size, clamped to 0..1, without
+    /// gradients. The photo is reflection-padded to a multiple of 8 (VGG pools three times)
+    /// and the result cropped back.
     pub fn stylize(&self, vgg: &Vgg16, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
         tch::no_grad(|| {
-            let t = Self::target(&Self::encode(vgg, rgb), style, strength);
-            let out = self.decode(&t).to_kind(tch::Kind::Float);
-            // The decoder upsamples by 8: crop back to the input size when H or W is not a multiple.
             let (h, w) = (rgb.size()[2], rgb.size()[3]);
-            out.narrow(2, 0, h.min(out.size()[2])).narrow(3, 0, w.min(out.size()[3])).clamp(0.0, 1.0)
+            let (ph, pw) = ((8 - h % 8) % 8, (8 - w % 8) % 8);
+            let x = if ph + pw > 0 { rgb.reflection_pad2d([0, pw, 0, ph]) } else { rgb.shallow_clone() };
+            let t = Self::target(&Self::encode(vgg, &x), style, strength);
+            self.decode(&t).to_kind(tch::Kind::Float).narrow(2, 0, h).narrow(3, 0, w).clamp(0.0, 1.0)
         })
     }
 }

@@ -46,6 +46,9 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<(), TrainError> {
 /// The config a checkpoint was written with (a resumed run keeps it).
 pub fn read_config(dir: &Path) -> Result<(TrainConfig, u64), TrainError> {
     let path = dir.join(META);
+    if !path.exists() {
+        return Err(TrainError::Checkpoint { path: dir.to_path_buf(), reason: "no checkpoint there (state.json missing)".into() });
+    }
     let text = std::fs::read_to_string(&path).map_err(io(&path))?;
     let meta: Meta = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })?;
     Ok((meta.config, meta.step))

@@ -5,10 +5,8 @@ pub mod config;
 pub mod data;
 mod error;
 pub mod log;
-pub mod model_dir;
 pub mod trainer;
 
 pub use config::TrainConfig;
 pub use error::TrainError;
-pub use model_dir::{ModelInfo, MODEL_INFO_FILE, MODEL_WEIGHTS_FILE};
 pub use trainer::{StepLosses, Trainer};

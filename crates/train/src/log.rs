@@ -29,7 +29,7 @@ pub fn truncate_after(path: &Path, step: u64) -> Result<(), TrainError> {
         .lines()
         .filter(|l| l.starts_with("step") || l.split(',').next().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= step))
         .collect();
-    crate::model_dir::write_atomic(path, (kept.join("\n") + "\n").as_bytes())
+    stylize_model::model_dir::write_atomic(path, (kept.join("\n") + "\n").as_bytes()).map_err(TrainError::from)
 }
 
 /// Reads the CSV back as one series per loss column.

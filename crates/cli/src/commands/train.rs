@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use stylize_model::{Precision, Vgg16};
 use stylize_train::data::ImageSet;
-use stylize_train::model_dir::{save_model, ModelInfo};
+use stylize_model::{save_model, ModelInfo};
 use stylize_train::{checkpoint, log, TrainConfig, TrainError, Trainer};
 use tch::Device;
 

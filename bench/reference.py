@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""The networks of stylize written in plain PyTorch, as the baseline for bench/run.sh.
+
+  reference.py vgg      --vgg16 FILE [--precision f32|bf16] [--iters N] [--warmup N] [--size S]
+  reference.py stylize  --vgg16 FILE --model DIR [same options]
+  reference.py check    --vgg16 FILE --model DIR --dump FILE   (agreement with the Rust side)
+
+Each network mirrors its Rust counterpart in crates/model/src:
+  vgg.rs        VGG16 conv stack to relu4_1 with caffe preprocessing (RGB->BGR, x255, minus
+                the BGR mean [103.939, 116.779, 123.68]); 3x3 convs, padding 1, ReLU; 2x2 max-pool
+                before conv2_1, conv3_1, conv4_1. Weights: the same safetensors (convB_I.weight/.bias).
+  decoder.rs    reflection pad 1, 3x3 conv, ReLU (not after the last conv), nearest x2 upsample
+                after conv0, conv3, conv5. Weights: generator.safetensors (decoder.convI.*).
+  adain.rs      per-channel mean and population std (+1e-5 inside the sqrt) over H, W in f32.
+  generator.rs  stylize = pad to a multiple of 8, encode, AdaIN, blend(strength), decode, crop,
+                to f32, clamp 0..1.
+
+Timing uses torch.set_num_threads(T), torch.inference_mode(), and for bf16
+torch.autocast('cpu', dtype=torch.bfloat16), the same autocast the Rust side turns on.
+Prints one JSON line per timing run, in the same format as `cargo run --example bench`.
+"""
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+CAFFE_MEAN_BGR = [103.939, 116.779, 123.68]
+EPS = 1e-5
+
+# (name, in, out) up to conv4_1; a max-pool precedes conv2_1, conv3_1, conv4_1.
+VGG_CONVS = [("conv1_1", 3, 64), ("conv1_2", 64, 64), ("conv2_1", 64, 128), ("conv2_2", 128, 128),
+             ("conv3_1", 128, 256), ("conv3_2", 256, 256), ("conv3_3", 256, 256), ("conv4_1", 256, 512)]
+VGG_POOL_BEFORE = {"conv2_1", "conv3_1", "conv4_1"}
+
+
+class Vgg16Relu41(nn.Module):
+    def __init__(self, path):
+        super().__init__()
+        sd = load_file(path)
+        self.convs = nn.ModuleDict()
+        for name, cin, cout in VGG_CONVS:
+            conv = nn.Conv2d(cin, cout, 3, padding=1)
+            conv.weight.data.copy_(sd[f"{name}.weight"])
+            conv.bias.data.copy_(sd[f"{name}.bias"])
+            self.convs[name] = conv
+        self.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float64).view(1, 3, 1, 1))
+
+    def forward(self, rgb):
+        x = rgb.flip([1]) * 255.0 - self.mean.to(rgb.dtype)
+        for name, conv in self.convs.items():
+            if name in VGG_POOL_BEFORE:
+                x = F.max_pool2d(x, 2, 2)
+            x = F.relu(conv(x))
+        return x
+
+
+def decoder_widths(width):
+    # Rust's f64::round (half away from zero), then at least 8 channels.
+    w = lambda c: max(8, int(math.floor(c * width + 0.5)))
+    c3, c2, c1 = w(256), w(128), w(64)
+    # (in, out, upsample after), as in decoder.rs
+    return [(512, c3, True), (c3, c3, False), (c3, c3, False), (c3, c2, True),
+            (c2, c2, False), (c2, c1, True), (c1, c1, False), (c1, 3, False)]
+
+
+class Decoder(nn.Module):
+    def __init__(self, model_dir):
+        super().__init__()
+        with open(os.path.join(model_dir, "model.json")) as f:
+            width = json.load(f)["decoder"]["width"]
+        sd = load_file(os.path.join(model_dir, "generator.safetensors"))
+        self.plan = decoder_widths(width)
+        self.convs = nn.ModuleList()
+        for i, (cin, cout, _) in enumerate(self.plan):
+            conv = nn.Conv2d(cin, cout, 3)
+            conv.weight.data.copy_(sd[f"decoder.conv{i}.weight"])
+            conv.bias.data.copy_(sd[f"decoder.conv{i}.bias"])
+            self.convs.append(conv)
+        self.requires_grad_(False)
+
+    def forward(self, x):
+        last = len(self.convs) - 1
+        for i, (conv, (_, _, up)) in enumerate(zip(self.convs, self.plan)):
+            x = conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
+            if i < last:
+                x = F.relu(x)
+            if up:
+                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return x
+
+
+def mean_std(feat):
+    f = feat.float()
+    mean = f.mean(dim=(2, 3), keepdim=True)
+    var = f.var(dim=(2, 3), unbiased=False, keepdim=True)
+    return mean, (var + EPS).sqrt()
+
+
+def adain(content, style_mean, style_std):
+    c_mean, c_std = mean_std(content)
+    return (content.float() - c_mean) / c_std * style_std + style_mean
+
+
+def blend(content, styled, alpha):
+    return styled * alpha + content.float() * (1.0 - alpha)
+
+
+def stylize(vgg, decoder, rgb, style_mean, style_std, strength=1.0):
+    h, w = rgb.shape[2], rgb.shape[3]
+    ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8
+    x = F.pad(rgb, (0, pw, 0, ph), mode="reflect") if ph + pw > 0 else rgb
+    content = vgg(x)
+    target = blend(content, adain(content, style_mean, style_std), strength)
+    return decoder(target).float()[:, :, :h, :w].clamp(0.0, 1.0)
+
+
+def precision_ctx(precision):
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def image(seed, size):
+    torch.manual_seed(seed)
+    return torch.rand(1, 3, size, size)
+
+
+def time_it(args, fn):
+    for _ in range(args.warmup):
+        fn()
+    times = []
+    for _ in range(args.iters):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000.0)
+    print(json.dumps({
+        "impl": "pytorch", "workload": args.cmd, "precision": args.precision, "size": args.size,
+        "threads": torch.get_num_threads(), "warmup": args.warmup, "median_ms": statistics.median(times),
+        "min_ms": min(times), "times_ms": times, "torch": torch.__version__,
+    }), flush=True)
+
+
+def diff(name, ours, ref):
+    ours, ref = ours.float(), ref.float()
+    d = (ours - ref).abs().max().item()
+    scale = ref.abs().max().item()
+    rel = d / scale if scale > 0 else d
+    status = "identical" if torch.equal(ours, ref) else f"max|diff| {d:.3e}  relative to max|x| {rel:.3e}"
+    print(f"  {name:<22} {str(tuple(ref.shape)):<20} {status}")
+    return rel
+
+
+def check(args, vgg, decoder):
+    """Runs the PyTorch networks on the Rust side's inputs and compares with its outputs."""
+    dump = load_file(args.dump)
+    x, style = dump["input"], dump["style_input"]
+    print(f"agreement of stylize (tch) with PyTorch {torch.__version__} on the same {args.size}x{args.size} input:")
+    worst, outs = {}, {}
+    with torch.inference_mode():
+        s_mean, s_std = mean_std(vgg(style))
+        worst["f32"] = max(diff("style mean relu4_1", dump["style_mean"], s_mean),
+                           diff("style std relu4_1", dump["style_std"], s_std))
+        for p in ("f32", "bf16"):
+            with precision_ctx(p):
+                feat = vgg(x)
+                img = stylize(vgg, decoder, x, s_mean, s_std)
+            worst[p] = max(worst.get(p, 0.0), diff(f"vgg relu4_1 {p}", dump[f"relu4_1_{p}"], feat),
+                           diff(f"stylized image {p}", dump[f"stylized_{p}"], img))
+            outs[p] = img
+        img, d = outs["f32"], (outs["bf16"] - outs["f32"]).abs().max().item()
+        print(f"  (f32 image mean {img.mean().item():.4f}, std {img.std().item():.4f}, "
+              f"{(img == 0).logical_or(img == 1).float().mean().item():.1%} clamped; bf16 vs f32 max|diff| {d:.3e}: "
+              f"{'autocast took effect' if d > 0 else 'WARNING: bf16 equals f32, autocast had no effect'})")
+    # f32 must agree to rounding; bf16 is reported only (accumulation order may differ).
+    if worst["f32"] > 1e-3:
+        print(f"check: f32 outputs DISAGREE (worst relative difference {worst['f32']:.3e})", file=sys.stderr)
+        sys.exit(1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cmd", choices=["vgg", "stylize", "check"])
+    ap.add_argument("--vgg16", required=True, help="VGG16 safetensors (`bench paths` prints it)")
+    ap.add_argument("--model", help="model folder: generator.safetensors + model.json")
+    ap.add_argument("--dump", help="for check: the file `bench dump` wrote")
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32")
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    if args.cmd != "vgg" and not args.model:
+        ap.error("--model is required")
+    torch.set_num_threads(args.threads)
+
+    vgg = Vgg16Relu41(args.vgg16).eval()
+    decoder = Decoder(args.model).eval() if args.model else None
+    if args.cmd == "check":
+        if not args.dump:
+            ap.error("--dump is required")
+        return check(args, vgg, decoder)
+
+    x = image(0, args.size)
+    with torch.inference_mode():
+        if args.cmd == "vgg":
+            fn = lambda: vgg(x)
+        else:
+            # The style code, in f32, outside the timed region (as the Rust side does).
+            s_mean, s_std = mean_std(vgg(image(1, args.size)))
+            fn = lambda: stylize(vgg, decoder, x, s_mean, s_std)
+
+        def run():
+            with precision_ctx(args.precision):
+                fn()
+
+        time_it(args, run)
+
+
+if __name__ == "__main__":
+    main()
