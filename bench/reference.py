@@ -3,6 +3,7 @@
 
   reference.py vgg      --vgg16 FILE [--precision f32|bf16] [--iters N] [--warmup N] [--size S]
   reference.py stylize  --vgg16 FILE --model DIR [same options]
+  reference.py decoder  --vgg16 FILE --model DIR [same options]   (decoder alone)
   reference.py check    --vgg16 FILE --model DIR --dump FILE   (agreement with the Rust side)
 
 Each network mirrors its Rust counterpart in crates/model/src:
@@ -10,10 +11,13 @@ Each network mirrors its Rust counterpart in crates/model/src:
                 the BGR mean [103.939, 116.779, 123.68]); 3x3 convs, padding 1, ReLU; 2x2 max-pool
                 before conv2_1, conv3_1, conv4_1. Weights: the same safetensors (convB_I.weight/.bias).
   decoder.rs    reflection pad 1, 3x3 conv, ReLU (not after the last conv), nearest x2 upsample
-                after conv0, conv3, conv5. Weights: generator.safetensors (decoder.convI.*).
+                after conv0, conv3, conv5; with `multilevel` (model.json), each upsample is
+                followed by AdaIN to the target statistics of relu3_1, relu2_1, relu1_1 divided by
+                losses.rs feature_scale. Weights: generator.safetensors (decoder.convI.*).
   adain.rs      per-channel mean and population std (+1e-5 inside the sqrt) over H, W in f32.
-  generator.rs  stylize = pad to a multiple of 8, encode, AdaIN, blend(strength), decode, crop,
-                to f32, clamp 0..1.
+  style.rs      a style code: mean and std at relu1_1, relu2_1, relu3_1, relu4_1.
+  generator.rs  stylize = pad to a multiple of 8, encode (relu4_1 + the photo's own code), AdaIN
+                at relu4_1, blend(strength), decode with the blended code, crop, f32, clamp 0..1.
 
 Timing uses torch.set_num_threads(T), torch.inference_mode(), and for bf16
 torch.autocast('cpu', dtype=torch.bfloat16), the same autocast the Rust side turns on.
@@ -37,10 +41,16 @@ from safetensors.torch import load_file
 CAFFE_MEAN_BGR = [103.939, 116.779, 123.68]
 EPS = 1e-5
 
+# losses.rs feature_scale for the style taps relu1_1, relu2_1, relu3_1, relu4_1.
+FEATURE_SCALE = [27.0, 160.0, 170.0, 94.0]
+# Decoder stage -> style tap index whose statistics start it (decoder.rs STAGE_TAPS).
+STAGE_TAPS = [2, 1, 0]
+
 # (name, in, out) up to conv4_1; a max-pool precedes conv2_1, conv3_1, conv4_1.
 VGG_CONVS = [("conv1_1", 3, 64), ("conv1_2", 64, 64), ("conv2_1", 64, 128), ("conv2_2", 128, 128),
              ("conv3_1", 128, 256), ("conv3_2", 256, 256), ("conv3_3", 256, 256), ("conv4_1", 256, 512)]
 VGG_POOL_BEFORE = {"conv2_1", "conv3_1", "conv4_1"}
+STYLE_TAPS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1"]  # their ReLUs
 
 
 class Vgg16Relu41(nn.Module):
@@ -56,13 +66,21 @@ class Vgg16Relu41(nn.Module):
         self.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float64).view(1, 3, 1, 1))
 
-    def forward(self, rgb):
+    def features(self, rgb):
+        """relu1_1, relu2_1, relu3_1, relu4_1."""
         x = rgb.flip([1]) * 255.0 - self.mean.to(rgb.dtype)
+        taps = []
         for name, conv in self.convs.items():
             if name in VGG_POOL_BEFORE:
                 x = F.max_pool2d(x, 2, 2)
             x = F.relu(conv(x))
-        return x
+            if name in STYLE_TAPS:
+                taps.append(x)
+        return taps
+
+    def forward(self, rgb):
+        """relu4_1."""
+        return self.features(rgb)[-1]
 
 
 def decoder_widths(width):
@@ -78,7 +96,8 @@ class Decoder(nn.Module):
     def __init__(self, model_dir):
         super().__init__()
         with open(os.path.join(model_dir, "model.json")) as f:
-            width = json.load(f)["decoder"]["width"]
+            cfg = json.load(f)["decoder"]
+        width, self.multilevel = cfg["width"], cfg.get("multilevel", False)
         sd = load_file(os.path.join(model_dir, "generator.safetensors"))
         self.plan = decoder_widths(width)
         self.convs = nn.ModuleList()
@@ -89,14 +108,20 @@ class Decoder(nn.Module):
             self.convs.append(conv)
         self.requires_grad_(False)
 
-    def forward(self, x):
+    def forward(self, x, means, stds):
+        """`means`, `stds`: the target code (lists over the 4 style taps); multilevel only."""
         last = len(self.convs) - 1
+        stage = 0
         for i, (conv, (_, _, up)) in enumerate(zip(self.convs, self.plan)):
             x = conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
             if i < last:
                 x = F.relu(x)
             if up:
                 x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+                if self.multilevel:
+                    l = STAGE_TAPS[stage]
+                    x = adain(x, means[l] / FEATURE_SCALE[l], stds[l] / FEATURE_SCALE[l])
+                stage += 1
         return x
 
 
@@ -116,13 +141,25 @@ def blend(content, styled, alpha):
     return styled * alpha + content.float() * (1.0 - alpha)
 
 
-def stylize(vgg, decoder, rgb, style_mean, style_std, strength=1.0):
+def style_code(feats):
+    """(means, stds), each a list over the 4 style taps."""
+    pairs = [mean_std(f) for f in feats]
+    return [m for m, _ in pairs], [s for _, s in pairs]
+
+
+def blend_code(content, style, alpha):
+    return tuple([s * alpha + c * (1.0 - alpha) for c, s in zip(cs, ss)] for cs, ss in zip(content, style))
+
+
+def stylize(vgg, decoder, rgb, code, strength=1.0):
     h, w = rgb.shape[2], rgb.shape[3]
     ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8
     x = F.pad(rgb, (0, pw, 0, ph), mode="reflect") if ph + pw > 0 else rgb
-    content = vgg(x)
-    target = blend(content, adain(content, style_mean, style_std), strength)
-    return decoder(target).float()[:, :, :h, :w].clamp(0.0, 1.0)
+    feats = vgg.features(x)
+    own, content = style_code(feats), feats[3].float()
+    target = blend(content, adain(content, code[0][3], code[1][3]), strength)
+    means, stds = blend_code(own, code, strength)
+    return decoder(target, means, stds).float()[:, :, :h, :w].clamp(0.0, 1.0)
 
 
 def precision_ctx(precision):
@@ -165,16 +202,19 @@ def check(args, vgg, decoder):
     """Runs the PyTorch networks on the Rust side's inputs and compares with its outputs."""
     dump = load_file(args.dump)
     x, style = dump["input"], dump["style_input"]
-    print(f"agreement of stylize (tch) with PyTorch {torch.__version__} on the same {args.size}x{args.size} input:")
+    print(f"agreement of stylize (tch) with PyTorch {torch.__version__} on the same {args.size}x{args.size} input"
+          f" (multi-level decoder: {decoder.multilevel}):")
     worst, outs = {}, {}
     with torch.inference_mode():
-        s_mean, s_std = mean_std(vgg(style))
-        worst["f32"] = max(diff("style mean relu4_1", dump["style_mean"], s_mean),
-                           diff("style std relu4_1", dump["style_std"], s_std))
+        code = style_code(vgg.features(style))
+        worst["f32"] = 0.0
+        for i, tap in enumerate(["relu1_1", "relu2_1", "relu3_1", "relu4_1"]):
+            worst["f32"] = max(worst["f32"], diff(f"style mean {tap}", dump[f"style_mean_{tap}"], code[0][i]),
+                               diff(f"style std {tap}", dump[f"style_std_{tap}"], code[1][i]))
         for p in ("f32", "bf16"):
             with precision_ctx(p):
                 feat = vgg(x)
-                img = stylize(vgg, decoder, x, s_mean, s_std)
+                img = stylize(vgg, decoder, x, code)
             worst[p] = max(worst.get(p, 0.0), diff(f"vgg relu4_1 {p}", dump[f"relu4_1_{p}"], feat),
                            diff(f"stylized image {p}", dump[f"stylized_{p}"], img))
             outs[p] = img
@@ -190,7 +230,7 @@ def check(args, vgg, decoder):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=["vgg", "stylize", "check"])
+    ap.add_argument("cmd", choices=["vgg", "stylize", "decoder", "check"])
     ap.add_argument("--vgg16", required=True, help="VGG16 safetensors (`bench paths` prints it)")
     ap.add_argument("--model", help="model folder: generator.safetensors + model.json")
     ap.add_argument("--dump", help="for check: the file `bench dump` wrote")
@@ -215,10 +255,15 @@ def main():
     with torch.inference_mode():
         if args.cmd == "vgg":
             fn = lambda: vgg(x)
+        elif args.cmd == "decoder":
+            code = style_code(vgg.features(image(1, args.size)))
+            torch.manual_seed(2)
+            t = torch.rand(1, 512, args.size // 8, args.size // 8)
+            fn = lambda: decoder(t, *code)
         else:
             # The style code, in f32, outside the timed region (as the Rust side does).
-            s_mean, s_std = mean_std(vgg(image(1, args.size)))
-            fn = lambda: stylize(vgg, decoder, x, s_mean, s_std)
+            code = style_code(vgg.features(image(1, args.size)))
+            fn = lambda: stylize(vgg, decoder, x, code)
 
         def run():
             with precision_ctx(args.precision):

@@ -79,8 +79,10 @@ def main():
     args = ap.parse_args()
 
     with open(os.path.join(args.model, "model.json")) as f:
-        width = json.load(f)["decoder"]["width"]
-    flops = {"vgg": vgg_flops(args.size), "stylize": vgg_flops(args.size) + decoder_flops(args.size, width)}
+        info = json.load(f)
+    width, multilevel, steps = info["decoder"]["width"], info["decoder"].get("multilevel", False), info.get("steps", "?")
+    flops = {"vgg": vgg_flops(args.size), "decoder": decoder_flops(args.size, width),
+             "stylize": vgg_flops(args.size) + decoder_flops(args.size, width)}
 
     times = defaultdict(list)  # (workload, precision, impl) -> all timed iterations of all rounds
     rounds = defaultdict(int)
@@ -129,7 +131,8 @@ def main():
         f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
         f"- CPU: {cpu_model()} ({os.cpu_count()} cores visible; flags: {cpu_flags()})",
         f"- libtorch / PyTorch: {torch_version} (the same PyPI wheel on both sides), 2 intra-op threads",
-        f"- input: 1x3x{args.size}x{args.size}; model: {args.model} (decoder width {width})",
+        f"- input: 1x3x{args.size}x{args.size}; model: {args.model} (decoder width {width},"
+        f" multilevel {str(multilevel).lower()}, {steps} steps trained)",
         f"- command: `{args.command}`",
         "",
         "Medians over all timed iterations of all rounds (rounds alternate ours, PyTorch, ours, ...;",

@@ -2,7 +2,8 @@
 # stylize (Rust, tch) against PyTorch on the same networks, on this machine, in one run.
 #
 #   bench/run.sh [--model DIR] [--rounds N] [--iters N] [--warmup N] [--size S] [--threads T]
-#                [--workloads vgg:f32,vgg:bf16,stylize:f32,stylize:bf16] [--no-build]
+#                [--workloads vgg:f32,vgg:bf16,stylize:f32,stylize:bf16] [--no-build] [--out FILE]
+#   (decoder:f32 / decoder:bf16, the decoder alone, may be added to --workloads)
 #
 # 1. makes the reference venv .bench-venv (torch==2.13.0, the wheel whose libtorch tch binds;
 #    about 3 GB download, 4.7 GB on disk) if it is missing;
@@ -10,7 +11,7 @@
 # 3. checks that both implementations agree on the same input (bench dump + reference.py check);
 # 4. for each workload, runs rounds alternating ours, PyTorch, ours, PyTorch, ... (each a fresh
 #    process: weights loaded, --warmup untimed passes, --iters timed passes);
-# 5. prints the table and writes bench/results.md (report.py holds the FLOP formulas).
+# 5. prints the table and writes bench/results.md or --out (report.py holds the FLOP formulas).
 #
 # The model folder is copied to a temporary folder first, so a training run that rewrites it
 # cannot change the weights between the check and the timings.
@@ -21,7 +22,7 @@ command_line="bench/run.sh $*"
 
 model=${STYLIZE_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/stylize}/runs/default/model
 [ -n "${STYLIZE_HOME:-}" ] && model=$STYLIZE_HOME/runs/default/model
-rounds=3 iters=3 warmup=1 size=512 threads=2 build=1
+rounds=3 iters=3 warmup=1 size=512 threads=2 build=1 out=bench/results.md
 workloads=vgg:f32,vgg:bf16,stylize:f32,stylize:bf16
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,7 +34,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --workloads) workloads=$2; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -68,20 +70,22 @@ echo "== agreement check ($size x $size, model $model)"
 
 echo "== timing: $rounds rounds x ($warmup warm-up + $iters timed) per implementation, $threads threads"
 results=$tmp/results.jsonl
+progress() {
+  "$py" -c 'import json, sys; r = json.load(sys.stdin)
+print("  %-8s %-5s %-8s round %s: median %8.1f ms" % (r["workload"], r["precision"], sys.argv[1], sys.argv[2], r["median_ms"]))' "$@"
+}
 for w in ${workloads//,/ }; do
   workload=${w%%:*} precision=${w##*:}
   args=(--precision "$precision" --iters "$iters" --warmup "$warmup" "${common[@]}")
-  [ "$workload" = stylize ] && args+=(--model "$tmp/model")
+  [ "$workload" != vgg ] && args+=(--model "$tmp/model")
   for ((r = 1; r <= rounds; r++)); do
-    "$bench" "$workload" "${args[@]}" | tee -a "$results" \
-      | "$py" -c 'import json,sys; r=json.load(sys.stdin); print(f"  {r["workload"]:<8} {r["precision"]:<5} ours     round '"$r"': median {r["median_ms"]:8.1f} ms")'
-    "$py" bench/reference.py "$workload" --vgg16 "$vgg16" "${args[@]}" | tee -a "$results" \
-      | "$py" -c 'import json,sys; r=json.load(sys.stdin); print(f"  {r["workload"]:<8} {r["precision"]:<5} PyTorch  round '"$r"': median {r["median_ms"]:8.1f} ms")'
+    "$bench" "$workload" "${args[@]}" | tee -a "$results" | progress ours "$r"
+    "$py" bench/reference.py "$workload" --vgg16 "$vgg16" "${args[@]}" | tee -a "$results" | progress PyTorch "$r"
   done
 done
 
 echo "== results"
 "$py" bench/report.py "$results" --model "$tmp/model" --size "$size" --check "$tmp/check.txt" \
-  --command "$command_line" --out bench/results.md
-sed -i "s|$tmp/model|$model|" bench/results.md
-echo "(written to bench/results.md)"
+  --command "$command_line" --out "$out"
+sed -i "s|$tmp/model|$model|" "$out"
+echo "(written to $out)"

@@ -25,6 +25,8 @@ enum Command {
     Run(commands::run::Args),
     /// Train a generator on your own paintings (adversarial + perceptual losses)
     Train(commands::train::Args),
+    /// Measure quality: content and style distances against baselines, with a contact sheet
+    Eval(commands::eval::Args),
     /// Print the shapes and statistics of an image's VGG16 features (a debugging aid)
     Features(commands::features::Args),
 }
@@ -35,6 +37,7 @@ fn main() -> std::process::ExitCode {
         Command::Setup(a) => commands::setup::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Eval(a) => commands::eval::run(a),
         Command::Features(a) => commands::features::run(a),
     };
     match result {

@@ -3,14 +3,18 @@
 //!
 //!   bench vgg      [--precision f32|bf16] [--iters N] [--warmup N] [--size S] [--threads T]
 //!   bench stylize  --model DIR [same options]
+//!   bench decoder  --model DIR [same options]
 //!   bench dump     --model DIR --out FILE.safetensors [--size S] [--threads T]
 //!   bench paths    (the VGG16 weights file, as JSON)
 //!
 //! vgg:     VGG16 (real ImageNet weights from the cache) up to relu4_1 on a seeded random
 //!          1x3xSxS image, without gradients.
 //! stylize: Generator::stylize, the whole forward of `stylize run` minus image I/O: encode to
-//!          relu4_1, AdaIN with a precomputed style code (from a second seeded random image),
-//!          decoder, clamp.
+//!          relu4_1 (and the photo's own statistics), AdaIN with a precomputed style code (from
+//!          a second seeded random image), decoder (multi-level injection if the model has it),
+//!          clamp.
+//! decoder: the decoder alone on a seeded random 1x512x(S/8)x(S/8) target (not in the default
+//!          run.sh workloads; helps split stylize's time).
 //! dump:    the inputs and outputs of both, in f32 and bf16, for reference.py's agreement check.
 //!
 //! Prints one JSON line: median and every timing in milliseconds.
@@ -18,6 +22,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use stylize_model::style::STYLE_TAPS;
 use stylize_model::{load_model, with_precision, Generator, Precision, StyleCode, Tap, Vgg16};
 use tch::{Device, Kind, Tensor};
 
@@ -33,7 +38,7 @@ struct Opts {
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("bench: {msg}\nusage: bench vgg|stylize|dump|paths [--precision f32|bf16] [--iters N] [--warmup N] [--size S] [--threads T] [--model DIR] [--out FILE]");
+    eprintln!("bench: {msg}\nusage: bench vgg|stylize|decoder|dump|paths [--precision f32|bf16] [--iters N] [--warmup N] [--size S] [--threads T] [--model DIR] [--out FILE]");
     std::process::exit(2)
 }
 
@@ -141,19 +146,28 @@ fn main() {
                 let _ = std::hint::black_box(with_precision(o.precision, || g.stylize(&vgg, &x, &code, 1.0)));
             });
         }
+        "decoder" => {
+            // The decoder alone, on a seeded random relu4_1-sized target (1x512xS/8xS/8).
+            let vgg = load_vgg();
+            let g = load_generator(&o);
+            let code = style_code(&vgg, o.size);
+            tch::manual_seed(2);
+            let t = Tensor::rand([1, 512, o.size / 8, o.size / 8], (Kind::Float, Device::Cpu));
+            time(&o, || {
+                let _ = std::hint::black_box(with_precision(o.precision, || tch::no_grad(|| g.decode(&t, &code))));
+            });
+        }
         "dump" => {
             let vgg = load_vgg();
             let g = load_generator(&o);
             let out = o.out.clone().unwrap_or_else(|| usage("--out FILE is required"));
             let (x, style) = (image(0, o.size), image(1, o.size));
             let code = style_code(&vgg, o.size);
-            let (mean, std) = code.bottleneck();
-            let mut named: Vec<(String, Tensor)> = vec![
-                ("input".into(), x.shallow_clone()),
-                ("style_input".into(), style),
-                ("style_mean".into(), mean.shallow_clone()),
-                ("style_std".into(), std.shallow_clone()),
-            ];
+            let mut named: Vec<(String, Tensor)> = vec![("input".into(), x.shallow_clone()), ("style_input".into(), style)];
+            for (i, tap) in STYLE_TAPS.iter().enumerate() {
+                named.push((format!("style_mean_{tap}"), code.means[i].shallow_clone()));
+                named.push((format!("style_std_{tap}"), code.stds[i].shallow_clone()));
+            }
             for (p, tag) in [(Precision::F32, "f32"), (Precision::Bf16, "bf16")] {
                 let feat = with_precision(p, || tch::no_grad(|| vgg.feature(&x, Tap::Relu4_1)));
                 let img = with_precision(p, || g.stylize(&vgg, &x, &code, 1.0));

@@ -7,7 +7,8 @@ use std::path::Path;
 use tch::{nn, Device, Tensor};
 
 use crate::adain::{adain, blend};
-use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Tap, Vgg16};
+use crate::style::STYLE_TAPS;
+use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Vgg16};
 
 pub struct Generator {
     pub vs: nn::VarStore,
@@ -33,9 +34,11 @@ impl Generator {
         self.vs.save(weights).map_err(ModelError::from)
     }
 
-    /// The photo's relu4_1 features.
-    pub fn encode(vgg: &Vgg16, rgb: &Tensor) -> Tensor {
-        vgg.feature(rgb, Tap::Relu4_1)
+    /// The photo's relu4_1 features and its own statistics at the style layers (one VGG pass).
+    pub fn encode(vgg: &Vgg16, rgb: &Tensor) -> (Tensor, StyleCode) {
+        let feats = vgg.features(rgb, &STYLE_TAPS);
+        let code = StyleCode::from_features(&feats);
+        (feats[3].to_kind(tch::Kind::Float), code)
     }
 
     /// The decoder's input: AdaIN of the content features with the style's relu4_1 statistics,
@@ -45,8 +48,9 @@ impl Generator {
         blend(content, &adain(content, mean, std), strength)
     }
 
-    pub fn decode(&self, target: &Tensor) -> Tensor {
-        self.decoder.forward(target)
+    /// Decodes a target; `stats` are the statistics the decoder's stages take (see Decoder).
+    pub fn decode(&self, target: &Tensor, stats: &StyleCode) -> Tensor {
+        self.decoder.forward(target, stats)
     }
 
     /// Photo (N,3,H,W, RGB 0..1) to stylized image of the same size, clamped to 0..1, without
@@ -57,8 +61,9 @@ impl Generator {
             let (h, w) = (rgb.size()[2], rgb.size()[3]);
             let (ph, pw) = ((8 - h % 8) % 8, (8 - w % 8) % 8);
             let x = if ph + pw > 0 { rgb.reflection_pad2d([0, pw, 0, ph]) } else { rgb.shallow_clone() };
-            let t = Self::target(&Self::encode(vgg, &x), style, strength);
-            self.decode(&t).to_kind(tch::Kind::Float).narrow(2, 0, h).narrow(3, 0, w).clamp(0.0, 1.0)
+            let (content, own) = Self::encode(vgg, &x);
+            let t = Self::target(&content, style, strength);
+            self.decode(&t, &StyleCode::blend(&own, style, strength)).to_kind(tch::Kind::Float).narrow(2, 0, h).narrow(3, 0, w).clamp(0.0, 1.0)
         })
     }
 }

@@ -62,6 +62,20 @@ impl StyleCode {
         Self { means: n(&self.means), stds: n(&self.stds) }
     }
 
+    /// alpha * style + (1 - alpha) * content, layer by layer: the statistics at strength alpha.
+    pub fn blend(content: &StyleCode, style: &StyleCode, alpha: f64) -> Self {
+        let b = |c: &Vec<Tensor>, s: &Vec<Tensor>| c.iter().zip(s).map(|(c, s)| s * alpha + c * (1.0 - alpha)).collect();
+        Self { means: b(&content.means, &style.means), stds: b(&content.stds, &style.stds) }
+    }
+
+    /// Concatenates codes along the batch.
+    pub fn cat(codes: &[&StyleCode]) -> Self {
+        let c = |pick: &dyn Fn(&StyleCode) -> &Vec<Tensor>| -> Vec<Tensor> {
+            (0..STYLE_TAPS.len()).map(|l| Tensor::cat(&codes.iter().map(|c| pick(c)[l].shallow_clone()).collect::<Vec<_>>(), 0)).collect()
+        };
+        Self { means: c(&|c| &c.means), stds: c(&|c| &c.stds) }
+    }
+
     pub fn batch(&self) -> i64 {
         self.means[0].size()[0]
     }

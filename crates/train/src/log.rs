@@ -6,6 +6,45 @@ use std::path::Path;
 use crate::error::io;
 use crate::{StepLosses, TrainError};
 
+/// Averages losses over a logging window (single steps are noisy, and the identity term only
+/// occurs on some steps: it is averaged over those).
+#[derive(Default)]
+pub struct LossMeter {
+    sum: StepLosses,
+    steps: u32,
+    identity_steps: u32,
+}
+
+impl LossMeter {
+    pub fn add(&mut self, l: &StepLosses, had_identity: bool) {
+        let s = &mut self.sum;
+        s.content += l.content;
+        s.style += l.style;
+        s.adv_g += l.adv_g;
+        s.identity += l.identity;
+        s.d_loss += l.d_loss;
+        s.d_acc += l.d_acc;
+        self.steps += 1;
+        self.identity_steps += had_identity as u32;
+    }
+
+    /// The window's averages; resets the meter.
+    pub fn take(&mut self) -> StepLosses {
+        let n = self.steps.max(1) as f64;
+        let s = &self.sum;
+        let out = StepLosses {
+            content: s.content / n,
+            style: s.style / n,
+            adv_g: s.adv_g / n,
+            identity: s.identity / self.identity_steps.max(1) as f64,
+            d_loss: s.d_loss / n,
+            d_acc: s.d_acc / n,
+        };
+        *self = Self::default();
+        out
+    }
+}
+
 pub const HEADER: &str = "step,seconds,crop,content,style,adv_g,identity,d_loss,d_acc,adv_weight";
 
 pub fn append(path: &Path, step: u64, seconds: f64, crop: u32, l: &StepLosses, adv_weight: f64) -> Result<(), TrainError> {

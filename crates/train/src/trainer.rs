@@ -57,6 +57,11 @@ impl Trainer {
         ChaCha8Rng::seed_from_u64(s)
     }
 
+    /// Whether step `step` trains the identity row.
+    pub fn identity_at(&self, step: u64) -> bool {
+        self.cfg.identity_weight > 0.0 && step % self.cfg.identity_every == 0
+    }
+
     /// One step: a discriminator update, then a generator update.
     pub fn train_step(&mut self) -> StepLosses {
         let mut rng = self.seed_step();
@@ -65,19 +70,21 @@ impl Trainer {
         let device = self.g.vs.device();
         let photos = self.content.batch(&mut rng, cfg.batch, crop).to_device(device);
         let paintings = self.style.batch(&mut rng, cfg.batch, crop).to_device(device);
-        let identity_row = cfg.identity_weight > 0.0 && self.step % cfg.identity_every == 0;
+        let identity_row = self.identity_at(self.step);
         let adv_w = cfg.adv_weight_at(self.step);
         let (vgg, g, d) = (&self.vgg, &self.g, &self.d);
         let (opt_g, opt_d) = (&mut self.opt_g, &mut self.opt_d);
 
         let losses = with_precision(cfg.precision, || {
-            let (content, code) = tch::no_grad(|| (Generator::encode(vgg, &photos).to_kind(Kind::Float), StyleCode::from_images(vgg, &paintings)));
-            let mut target = Generator::target(&content, &code, 1.0);
-            if identity_row {
-                // AdaIN of a photo with its own statistics is its features: row 0 learns to invert.
-                target = Tensor::cat(&[content.narrow(0, 0, 1), target.narrow(0, 1, cfg.batch - 1)], 0);
-            }
-            let out = g.decode(&target).to_kind(Kind::Float);
+            let (content, own, code) = tch::no_grad(|| {
+                let (content, own) = Generator::encode(vgg, &photos);
+                (content, own, StyleCode::from_images(vgg, &paintings))
+            });
+            // Row 0 of identity steps takes the photo's own statistics: AdaIN then returns its
+            // features, and the decoder learns to invert them.
+            let code = if identity_row { StyleCode::cat(&[&own.narrow(0, 1), &code.narrow(1, cfg.batch - 1)]) } else { code };
+            let target = Generator::target(&content, &code, 1.0);
+            let out = g.decode(&target, &code).to_kind(Kind::Float);
             // Rows the style and adversarial terms apply to.
             let first = if identity_row { 1 } else { 0 };
             let n = cfg.batch - first;

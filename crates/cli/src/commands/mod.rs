@@ -1,3 +1,4 @@
+pub mod eval;
 pub mod features;
 pub mod run;
 pub mod setup;

@@ -98,15 +98,25 @@ pub fn run(args: Args) -> Result<()> {
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} ETA {eta} {msg}").expect("valid template"));
     let started = Instant::now();
     let elapsed_before = elapsed_so_far(&log_path);
+    let mut meter = log::LossMeter::default();
+    let quiet_bar = pb.is_hidden();
     while trainer.step < cfg.steps {
         let crop = cfg.crop_at(trainer.step);
         let adv_w = cfg.adv_weight_at(trainer.step);
+        let had_identity = trainer.identity_at(trainer.step);
         let l = trainer.train_step();
+        meter.add(&l, had_identity);
         let step = trainer.step;
         pb.set_position(step);
         pb.set_message(format!("c {:.3} s {:.3} adv {:.3} id {:.3} D {:.3} acc {:.2}", l.content, l.style, l.adv_g, l.identity, l.d_loss, l.d_acc));
         if step % cfg.log_every == 0 {
-            log::append(&log_path, step, elapsed_before + started.elapsed().as_secs_f64(), crop, &l, adv_w)?;
+            let avg = meter.take();
+            let seconds = elapsed_before + started.elapsed().as_secs_f64();
+            log::append(&log_path, step, seconds, crop, &avg, adv_w)?;
+            if quiet_bar {
+                // No terminal (a background run with a log file): one line per logged window.
+                eprintln!("step {step}/{} {seconds:.0}s content {:.3} style {:.3} adv {:.3} identity {:.3} D {:.3} acc {:.2}", cfg.steps, avg.content, avg.style, avg.adv_g, avg.identity, avg.d_loss, avg.d_acc);
+            }
         }
         let stopping = stop.load(Ordering::SeqCst);
         if step % cfg.preview_every == 0 || step == cfg.steps {

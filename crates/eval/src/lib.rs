@@ -1,0 +1,12 @@
+//! Quality metrics on VGG16 features, and the baselines they are compared with.
+//!
+//! - content distance: how far the output's relu3_1 and relu4_1 features are from the
+//!   photo's, relative to the photo's own feature energy (0 = same content);
+//! - style distances to the painting: relative distance of the per-channel mean/std at
+//!   relu1_1..relu4_1 (what AdaIN matches), and relative Gram-matrix distance (what Gatys et
+//!   al. match, so it is not what our model optimises: a fairer judge).
+
+pub mod baselines;
+pub mod metrics;
+
+pub use metrics::{content_distance, gram_distance, stat_distance, Scores};
