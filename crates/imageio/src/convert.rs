@@ -1,4 +1,4 @@
-//! Pure helpers for the model code: aspect-preserving resizes and CHW `f32` buffers.
+//! Aspect-preserving resizes (pixel tensors are made in stylize-model's `convert`).
 //! No tensor library here on purpose, so this crate builds without libtorch.
 
 use image::imageops::{self, FilterType};
@@ -59,55 +59,6 @@ fn scaled_dims(w: u32, h: u32, side: u32, target: u32, allow_upscale: bool) -> O
     Some((scale(w), scale(h)))
 }
 
-/// RGB image -> planar CHW `f32` in `0.0..=1.0`. Returns `(data, height, width)`;
-/// `data.len() == 3 * height * width`, channel planes R, G, B.
-pub fn to_chw_f32(img: &RgbImage) -> (Vec<f32>, usize, usize) {
-    let (w, h) = img.dimensions();
-    let (w, h) = (w as usize, h as usize);
-    let plane = w * h;
-    let mut out = vec![0.0f32; 3 * plane];
-    for (i, px) in img.pixels().enumerate() {
-        for c in 0..3 {
-            out[c * plane + i] = f32::from(px.0[c]) / 255.0;
-        }
-    }
-    (out, h, w)
-}
-
-/// Planar CHW `f32` (nominally `0.0..=1.0`) -> RGB image. Values are clamped to
-/// `0..=1` and rounded to the nearest 8-bit level; NaN becomes 0.
-///
-/// # Panics
-/// If `data.len() != 3 * h * w` or a side exceeds `u32::MAX`: that is a bug in the
-/// caller's tensor shapes, not bad input.
-pub fn from_chw_f32(data: &[f32], h: usize, w: usize) -> RgbImage {
-    let plane = h.checked_mul(w).expect("image size overflows usize");
-    assert_eq!(
-        data.len(),
-        3 * plane,
-        "from_chw_f32: {} values for a 3x{h}x{w} image",
-        data.len()
-    );
-    let to_u8 = |v: f32| -> u8 {
-        if v.is_nan() {
-            0
-        } else {
-            (v.clamp(0.0, 1.0) * 255.0).round() as u8
-        }
-    };
-    let w32 = u32::try_from(w).expect("width exceeds u32");
-    let h32 = u32::try_from(h).expect("height exceeds u32");
-    let mut img = RgbImage::new(w32, h32);
-    for (i, px) in img.pixels_mut().enumerate() {
-        px.0 = [
-            to_u8(data[i]),
-            to_u8(data[plane + i]),
-            to_u8(data[2 * plane + i]),
-        ];
-    }
-    img
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,36 +114,5 @@ mod tests {
         let img = RgbImage::from_pixel(64, 48, Rgb([200, 100, 30]));
         let small = resize_to_max_side(&img, 16, false);
         assert!(small.pixels().all(|p| p.0 == [200, 100, 30]));
-    }
-
-    #[test]
-    fn chw_layout_and_round_trip() {
-        let mut img = RgbImage::new(3, 2);
-        for (x, y, p) in img.enumerate_pixels_mut() {
-            *p = Rgb([(x * 10 + y) as u8, 100 + x as u8, 255 - y as u8]);
-        }
-        let (data, h, w) = to_chw_f32(&img);
-        assert_eq!((h, w, data.len()), (2, 3, 18));
-        // R plane first, row-major: pixel (x=2, y=1) is index 1*3+2 = 5.
-        assert_eq!(data[5], 21.0 / 255.0);
-        assert_eq!(data[6 + 5], 102.0 / 255.0);
-        assert_eq!(data[12 + 5], 254.0 / 255.0);
-        assert!(data.iter().all(|v| (0.0..=1.0).contains(v)));
-        assert_eq!(from_chw_f32(&data, h, w), img);
-    }
-
-    #[test]
-    fn from_chw_clamps_and_rounds() {
-        let data = [-0.5, 1.7, f32::NAN, 0.5, 0.502, 1.0 / 255.0 * 0.49];
-        // 3 channels x 1 row x 2 columns: R = [-0.5, 1.7], G = [NaN, 0.5], B = [0.502, tiny].
-        let img = from_chw_f32(&data, 1, 2);
-        assert_eq!(img.get_pixel(0, 0).0, [0, 0, 128]);
-        assert_eq!(img.get_pixel(1, 0).0, [255, 128, 0]);
-    }
-
-    #[test]
-    #[should_panic(expected = "from_chw_f32")]
-    fn from_chw_rejects_wrong_length() {
-        from_chw_f32(&[0.0; 5], 1, 2);
     }
 }

@@ -7,7 +7,7 @@
 //! * [`save`] / [`encode_to_vec`]: PNG, JPEG or WebP chosen by the output extension,
 //!   optional text metadata, alpha re-attached where the format can carry it, and an
 //!   atomic write (temporary file in the same directory, then rename).
-//! * [`convert`]: pure helpers for the model code (resizing, CHW `f32` tensors).
+//! * [`convert`]: aspect-preserving resizes.
 //!
 //! Every failure is an [`ImageError`] whose `Display` is one line naming the file.
 
@@ -17,7 +17,7 @@ mod limits;
 mod load;
 mod save;
 
-pub use convert::{from_chw_f32, resize_to_max_side, resize_to_short_side, to_chw_f32};
+pub use convert::{resize_to_max_side, resize_to_short_side};
 pub use error::ImageError;
 pub use limits::{Limits, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS};
 pub use load::{load, load_from_bytes, LoadedImage};

@@ -66,7 +66,7 @@ impl Tap {
 
     /// Channels of the tap's feature map.
     pub fn channels(self) -> i64 {
-        CONVS[self.conv_index()].2
+        CONVS[self.conv_index()].2 as i64
     }
 }
 
@@ -83,22 +83,8 @@ impl std::fmt::Display for Tap {
     }
 }
 
-/// (name, in, out) of the 13 convolutions.
-const CONVS: [(&str, i64, i64); 13] = [
-    ("conv1_1", 3, 64),
-    ("conv1_2", 64, 64),
-    ("conv2_1", 64, 128),
-    ("conv2_2", 128, 128),
-    ("conv3_1", 128, 256),
-    ("conv3_2", 256, 256),
-    ("conv3_3", 256, 256),
-    ("conv4_1", 256, 512),
-    ("conv4_2", 512, 512),
-    ("conv4_3", 512, 512),
-    ("conv5_1", 512, 512),
-    ("conv5_2", 512, 512),
-    ("conv5_3", 512, 512),
-];
+/// (name, in, out) of the 13 convolutions, as `stylize setup` writes them.
+use stylize_weights::VGG16_CONVS as CONVS;
 
 /// A 2x2 max-pool precedes these convolutions (the first of blocks 2-5).
 const POOL_BEFORE: [usize; 4] = [2, 4, 7, 10];
@@ -136,6 +122,7 @@ impl Vgg16 {
                 }
                 Ok(t.to_kind(Kind::Float).to_device(device).set_requires_grad(false))
             };
+            let (cin, cout) = (cin as i64, cout as i64);
             let w = take("weight", &[cout, cin, 3, 3])?;
             let b = take("bias", &[cout])?;
             convs.push((w, b));
