@@ -2,7 +2,7 @@
 //! No tensor library here on purpose, so this crate builds without libtorch.
 
 use image::imageops::{self, FilterType};
-use image::{ImageBuffer, Pixel, RgbImage};
+use image::{ImageBuffer, Pixel};
 
 /// Lanczos3: sharpest of image's filters, worth its cost on a few photos per run.
 const FILTER: FilterType = FilterType::Lanczos3;
@@ -62,7 +62,7 @@ fn scaled_dims(w: u32, h: u32, side: u32, target: u32, allow_upscale: bool) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{GrayImage, Rgb};
+    use image::{GrayImage, Rgb, RgbImage};
 
     #[test]
     fn short_side_keeps_aspect_and_does_not_upscale_by_default() {

@@ -1,5 +1,6 @@
 // CPU autocast for tch: tch 0.26's `autocast` only acts when CUDA is present, but libtorch's
-// CPU autocast (bf16) runs oneDNN's AMX kernels, about 45% faster training on this hardware.
+// CPU autocast (bf16) runs oneDNN's bf16 kernels (AVX512-BF16 or AMX): a training step at 256 px
+// took 3.7 s instead of 6.5 s in f32 on our 2-core AVX512-BF16 machine.
 #include <ATen/autocast_mode.h>
 
 extern "C" {

@@ -38,7 +38,7 @@ pub struct Args {
     /// JPEG quality, 1-100
     #[arg(long, default_value_t = 92)]
     quality: u8,
-    /// Compute precision: f32, or bf16 (faster on CPUs with AMX, slightly different output)
+    /// Compute precision: f32, or bf16 (faster on CPUs with AVX512-BF16 or AMX, slightly different output)
     #[arg(long, default_value = "f32")]
     precision: Precision,
 }

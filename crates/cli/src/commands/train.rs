@@ -37,7 +37,7 @@ pub struct Args {
     /// Override the random seed
     #[arg(long)]
     seed: Option<u64>,
-    /// Override the precision: bf16 (autocast, faster on CPUs with AMX) or f32
+    /// Override the precision: bf16 (autocast, faster on CPUs with AVX512-BF16 or AMX) or f32
     #[arg(long)]
     precision: Option<Precision>,
 }
