@@ -23,8 +23,13 @@ pub struct DecoderConfig {
     /// Width multiplier for the inner layers (1.0 = VGG16's mirror: 256/128/64 channels).
     pub width: f64,
     /// Inject the target statistics at every decoder stage, not only at relu4_1 (needs width 1).
-    #[serde(default)]
+    #[serde(default = "multilevel_default")]
     pub multilevel: bool,
+}
+
+/// A `[decoder]` table that leaves `multilevel` out gets the same as `DecoderConfig::default()`.
+fn multilevel_default() -> bool {
+    true
 }
 
 impl Default for DecoderConfig {

@@ -84,6 +84,7 @@ impl TrainConfig {
         check(self.checkpoint_every >= 1 && self.log_every >= 1 && self.preview_every >= 1, "*_every must be at least 1")?;
         check(self.identity_every >= 1, "identity_every must be at least 1")?;
         check(self.decoder.width > 0.0, "decoder.width must be positive")?;
+        check(!self.decoder.multilevel || self.decoder.width == 1.0, "decoder.multilevel needs decoder.width = 1.0")?;
         Ok(())
     }
 
@@ -108,7 +109,8 @@ mod tests {
 
     #[test]
     fn toml_overrides_defaults_and_rejects_unknown_keys() {
-        let cfg = TrainConfig::from_toml("steps = 10\nbatch = 2\n[decoder]\nwidth = 0.5\n").unwrap();
+        let cfg = TrainConfig::from_toml("steps = 10\nbatch = 2\n[decoder]\nwidth = 0.5\nmultilevel = false\n").unwrap();
+        assert!(TrainConfig::from_toml("[decoder]\nwidth = 0.5\n").unwrap_err().contains("multilevel"));
         assert_eq!((cfg.steps, cfg.batch, cfg.decoder.width), (10, 2, 0.5));
         assert_eq!(cfg.crop, TrainConfig::default().crop);
         let e = TrainConfig::from_toml("stepz = 10").unwrap_err();
