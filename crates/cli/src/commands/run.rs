@@ -3,7 +3,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use stylize_io::{Limits, RgbImage, SaveOptions};
-use stylize_model::convert::{rgb8_to_tensor, tensor_to_rgb8};
+use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::{load_model, with_precision, Precision, StyleCode, Vgg16};
 use tch::Device;
 
@@ -82,8 +82,8 @@ pub fn run(args: Args) -> Result<()> {
         let code = StyleCode::mix(&codes.iter().collect::<Vec<_>>(), &weights);
         generator.stylize(&vgg, &image_tensor(&rgb, device), &code, args.strength)
     });
-    let (px, h, w) = tensor_to_rgb8(&out);
-    let result = RgbImage::from_raw(w, h, px).expect("buffer matches its size");
+    let result = stylize_train::trainer::to_image(&out);
+    let (w, h) = result.dimensions();
 
     let style_names: Vec<String> = args.style.iter().map(|p| file_name(p)).collect();
     let settings = [
