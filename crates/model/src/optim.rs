@@ -31,10 +31,6 @@ impl Adam {
         Self { cfg, step: 0, m: zeros(&params), v: zeros(&params), params }
     }
 
-    pub fn set_lr(&mut self, lr: f64) {
-        self.cfg.lr = lr;
-    }
-
     pub fn zero_grad(&self) {
         for (_, p) in &self.params {
             let mut p = p.shallow_clone();

@@ -2,7 +2,7 @@
 //! relu1_1, relu2_1, relu3_1, relu4_1. AdaIN injects the relu4_1 pair; the style loss matches
 //! all four. Computed once per style image and reused for every photo.
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::adain::mean_std;
 use crate::{Tap, Vgg16};
@@ -50,12 +50,6 @@ impl StyleCode {
         Self { means: layer(&|c| &c.means), stds: layer(&|c| &c.stds) }
     }
 
-    /// The average over the batch: one code for a whole collection of crops or paintings.
-    pub fn average(&self) -> Self {
-        let avg = |v: &Vec<Tensor>| v.iter().map(|t| t.mean_dim(&[0i64][..], true, Kind::Float)).collect();
-        Self { means: avg(&self.means), stds: avg(&self.stds) }
-    }
-
     /// Rows `start..start+len` of a batched code.
     pub fn narrow(&self, start: i64, len: i64) -> Self {
         let n = |v: &Vec<Tensor>| v.iter().map(|t| t.narrow(0, start, len)).collect();
@@ -75,15 +69,12 @@ impl StyleCode {
         };
         Self { means: c(&|c| &c.means), stds: c(&|c| &c.stds) }
     }
-
-    pub fn batch(&self) -> i64 {
-        self.means[0].size()[0]
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Kind;
 
     fn code(v: f32) -> StyleCode {
         let t = |c: i64| Tensor::full([1, c, 1, 1], v as f64, (Kind::Float, tch::Device::Cpu));

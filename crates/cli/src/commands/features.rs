@@ -4,7 +4,6 @@ use anyhow::Result;
 use stylize_model::{Tap, Vgg16};
 use tch::{Device, Kind};
 
-use crate::exit::BadInput;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,9 +25,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let img = stylize_io::load(&args.image, &stylize_io::Limits::default())?;
     let rgb = if args.size > 0 { stylize_io::resize_to_max_side(&img.rgb, args.size, false) } else { img.rgb };
-    if rgb.width() < 16 || rgb.height() < 16 {
-        return Err(BadInput(format!("{}: {}x{} is too small for VGG16 features (at least 16x16)", args.image.display(), rgb.width(), rgb.height())).into());
-    }
+    super::check_min_size(&args.image, &rgb)?;
     let device = Device::cuda_if_available();
     let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
     let x = stylize_model::convert::rgb8_to_tensor(rgb.as_raw(), rgb.height(), rgb.width()).to_device(device);

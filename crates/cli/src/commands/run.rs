@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let started = Instant::now();
     let rgb = if args.size > 0 { stylize_io::resize_to_max_side(&photo.rgb, args.size, false) } else { photo.rgb.clone() };
-    check_min_size(&args.photo, &rgb)?;
+    super::check_min_size(&args.photo, &rgb)?;
     let out = with_precision(args.precision, || {
         let codes: Vec<StyleCode> = styles
             .iter()
@@ -102,13 +102,6 @@ pub fn run(args: Args) -> Result<()> {
 
 fn image_tensor(img: &RgbImage, device: Device) -> tch::Tensor {
     rgb8_to_tensor(img.as_raw(), img.height(), img.width()).to_device(device)
-}
-
-fn check_min_size(path: &Path, img: &RgbImage) -> Result<(), BadInput> {
-    if img.width() < 16 || img.height() < 16 {
-        return Err(BadInput(format!("{}: {}x{} is too small to stylize (at least 16x16)", path.display(), img.width(), img.height())));
-    }
-    Ok(())
 }
 
 /// One weight per style, validated; equal weights when none are given.
