@@ -90,8 +90,9 @@ fn lower_strength_stays_closer_to_the_photo() {
     assert!(none < MAX_RECONSTRUCTION_ERROR, "reconstruction error {none:.1} of 255");
 }
 
-/// The shipped model's strength-0 error on this photo: 36.9 measured at step 2302, + 10%.
-const MAX_RECONSTRUCTION_ERROR: f64 = 40.6;
+/// The shipped model's strength-0 error on this photo: 44.5 measured at step 4542 (36.9 at
+/// step 2302: the second training stage traded some reconstruction for style), + 10%.
+const MAX_RECONSTRUCTION_ERROR: f64 = 49.0;
 
 #[test]
 fn mixing_two_styles_differs_from_either() {
@@ -133,13 +134,118 @@ fn bad_input_gets_one_clear_line_exit_2_and_no_output_file() {
     assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "-o", o, "--strength", "1.5"]), "--strength");
     assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "-o", o, "--mix", "0.5,0.5"]), "2 weights for 1 styles");
     assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "-o", &format!("{o}.gif")]), "unknown output format");
-    assert_bad_input(&stylize(&["run", dir.path().to_str().unwrap(), "--style", &wave(), "-o", o]), "directory");
+    assert_bad_input(&stylize(&["run", dir.path().to_str().unwrap(), "--style", &wave(), "-o", o]), "is a directory");
+    assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "-o", o, "--mix", "0,0", "--style", &wave()]), "sum to a positive");
+    assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "-o", o, "--strength=-0.1"]), "--strength");
+    assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "-o", o, "--tile", "100"]), "--tile");
+    assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "-o", o, "--style-scale", "0"]), "--style-scale");
     assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "--model", "/nonexistent/model", "-o", o]), "no model at /nonexistent/model");
     let missing_dir = dir.path().join("no/such/dir/out.png");
     let r = stylize(&["run", &cat(), "--style", &wave(), "--size", "64", "-o", missing_dir.to_str().unwrap()]);
     assert_ne!(r.status.code(), Some(0));
     assert!(stderr(&r).contains("no/such/dir"), "{}", stderr(&r));
     assert!(!out.exists(), "no output file after failures");
+}
+
+fn load_rgb(p: &Path) -> stylize_io::RgbImage {
+    stylize_io::load(p, &Default::default()).unwrap().rgb
+}
+
+/// Mean and max absolute difference of two same-sized images, 0..255.
+fn pixel_diff(a: &stylize_io::RgbImage, b: &stylize_io::RgbImage) -> (f64, u8) {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let d: Vec<u8> = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| x.abs_diff(*y)).collect();
+    (d.iter().map(|&v| v as f64).sum::<f64>() / d.len() as f64, d.iter().copied().max().unwrap_or(0))
+}
+
+#[test]
+fn tiled_result_matches_the_untiled_one() {
+    // 400x300 in 128 px tiles (halo 64): 4x3 tiles. The halo covers the receptive field and
+    // the tiles share the whole image's statistics, so only float rounding may differ.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("whole.png"), dir.path().join("tiled.png"));
+    for (out, tile) in [(&a, "0"), (&b, "128")] {
+        let o = stylize(&["run", &cat(), "--style", &wave(), "--size", "400", "--tile", tile, "-o", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (mean, max) = pixel_diff(&load_rgb(&a), &load_rgb(&b));
+    assert!(mean < 0.01 && max <= 2, "tiled vs untiled: mean {mean:.4}, max {max} (of 255)");
+}
+
+#[test]
+fn preserve_color_keeps_the_photos_chroma() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, kept) = (dir.path().join("plain.png"), dir.path().join("kept.png"));
+    for (out, extra) in [(&plain, None), (&kept, Some("--preserve-color"))] {
+        let mut args = vec!["run", &cat(), "--style", &wave(), "--size", "160", "-o", out.to_str().unwrap()].into_iter().map(String::from).collect::<Vec<_>>();
+        args.extend(extra.map(String::from));
+        let o = stylize(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let photo = stylize_io::resize_to_max_side(&load_rgb(Path::new(&cat())), 160, true);
+    // Chroma distance (Cb, Cr of BT.601) to the photo, mean over pixels.
+    let chroma = |img: &stylize_io::RgbImage| {
+        let c = |p: &[u8]| {
+            let (r, g, b) = (p[0] as f64, p[1] as f64, p[2] as f64);
+            (-0.1687 * r - 0.3313 * g + 0.5 * b, 0.5 * r - 0.4187 * g - 0.0813 * b)
+        };
+        img.as_raw().chunks(3).zip(photo.as_raw().chunks(3)).map(|(a, b)| {
+            let ((a1, a2), (b1, b2)) = (c(a), c(b));
+            (a1 - b1).abs() + (a2 - b2).abs()
+        }).sum::<f64>() / (img.width() * img.height()) as f64
+    };
+    let (d_plain, d_kept) = (chroma(&load_rgb(&plain)), chroma(&load_rgb(&kept)));
+    // Not 0: where the painting's luminance and the photo's colour fall outside RGB together,
+    // the result is clipped (measured: plain 54.9, preserved 4.7).
+    assert!(d_kept < d_plain / 5.0, "chroma distance to the photo: plain {d_plain:.1}, preserved {d_kept:.1}");
+}
+
+#[test]
+fn batch_writes_named_outputs_skips_existing_and_reports_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::copy(cat(), photos.join("cat.jpg")).unwrap();
+    std::fs::copy(data("photos/gcompris__explore_farm_animals_cat.jpg"), photos.join("cat2.jpg")).unwrap();
+    std::fs::write(photos.join("broken.jpg"), "not a jpeg").unwrap();
+    let out = dir.path().join("out");
+    let wave = wave();
+    let args = |extra: &[&str]| {
+        let mut a = vec!["run", photos.to_str().unwrap(), "--style", &wave, "--size", "96", "--out-dir", out.to_str().unwrap(), "--format", "jpg"];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        stylize(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = run(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "a failed file makes the batch fail: {err}");
+    assert!(err.contains("broken.jpg") && err.contains("2 written, 0 skipped") && err.contains("1 failed"), "{err}");
+    let wave_stem = Path::new(&wave).file_stem().unwrap().to_string_lossy().into_owned();
+    for name in ["cat", "cat2"] {
+        let f = out.join(format!("{name}_{wave_stem}.jpg"));
+        assert_eq!(load_rgb(&f).dimensions(), (96, 72), "{}", f.display());
+    }
+    assert!(!out.join(format!("broken_{wave_stem}.jpg")).exists());
+    assert!(stderr(&run(&[])).contains("0 written, 2 skipped"));
+    assert!(stderr(&run(&["--overwrite"])).contains("2 written, 0 skipped"));
+    // A folder with -o, or without --out-dir, is refused before any work.
+    assert_bad_input(&stylize(&["run", photos.to_str().unwrap(), "--style", &wave]), "--out-dir");
+}
+
+#[test]
+fn optimize_method_runs_without_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g.png");
+    let o = stylize(&["run", &cat(), "--style", &wave(), "--method", "optimize", "--steps", "20", "--size", "64", "--model", "/nonexistent", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = load_rgb(&out);
+    assert_eq!(got.dimensions(), (64, 48));
+    let photo = stylize_io::resize_to_max_side(&load_rgb(Path::new(&cat())), 64, true);
+    let (mean, _) = pixel_diff(&got, &photo);
+    assert!(mean > 1.0, "20 steps of style should change the photo (mean diff {mean:.2})");
 }
 
 #[test]

@@ -49,12 +49,70 @@ pub fn gram_distance(out: &[Tensor], style: &[Tensor]) -> f64 {
         / out.len() as f64
 }
 
+/// Mean (C) and covariance (C,C) of a (1,C,H,W) feature map, spatial positions as samples,
+/// in float64.
+pub fn gaussian_fit(f: &Tensor) -> (Tensor, Tensor) {
+    let (c, h, w) = (f.size()[1], f.size()[2], f.size()[3]);
+    let x = f.to_kind(Kind::Double).view([c, h * w]);
+    let mu = x.mean_dim(&[1i64][..], true, Kind::Double);
+    let xc = &x - &mu;
+    let cov = xc.matmul(&xc.tr()) / ((h * w - 1).max(1)) as f64;
+    (mu.view([c]), cov)
+}
+
+/// Square root of a symmetric positive semi-definite matrix by eigendecomposition; tiny
+/// negative eigenvalues from rounding are clipped to 0, so the result is always real.
+pub fn sqrtm_psd(m: &Tensor) -> Tensor {
+    let sym = (m + m.tr()) / 2.0;
+    let (vals, vecs) = sym.linalg_eigh("L");
+    vecs.matmul(&vals.clamp_min(0.0).sqrt().diag_embed(0, -2, -1)).matmul(&vecs.tr())
+}
+
+/// Frechet distance between Gaussians N(mu1, s1) and N(mu2, s2):
+/// |mu1 - mu2|^2 + tr(s1 + s2 - 2 (s1^1/2 s2 s1^1/2)^1/2). The symmetric form needs only
+/// square roots of PSD matrices, which `sqrtm_psd` takes stably.
+pub fn frechet_distance(mu1: &Tensor, s1: &Tensor, mu2: &Tensor, s2: &Tensor) -> f64 {
+    let r1 = sqrtm_psd(s1);
+    let cross = sqrtm_psd(&r1.matmul(s2).matmul(&r1));
+    let mean_term = (mu1 - mu2).square().sum(Kind::Double).double_value(&[]);
+    let trace = (s1.trace() + s2.trace() - cross.trace() * 2.0).double_value(&[]);
+    (mean_term + trace).max(0.0)
+}
+
+/// Frechet distance between the Gaussian fits of two feature maps (1,C,H,W), per channel and
+/// in units of the squared typical activation of `tap`, so that layers are comparable.
+pub fn feature_frechet(a: &Tensor, b: &Tensor, tap: Tap) -> f64 {
+    let ((m1, s1), (m2, s2)) = (gaussian_fit(a), gaussian_fit(b));
+    frechet_distance(&m1, &s1, &m2, &s2) / (a.size()[1] as f64 * stylize_model::losses::feature_scale(tap).powi(2))
+}
+
 /// All scores of one output against its photo and painting.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Scores {
+    /// `content_distance` at relu3_1 and relu4_1 (0 = the photo's content).
     pub content: f64,
+    /// `stat_distance` over relu1_1..relu4_1.
     pub style_stats: f64,
+    /// `gram_distance` over relu1_1..relu4_1.
     pub style_gram: f64,
+    /// `feature_frechet` at relu3_1 and relu4_1, averaged.
+    pub style_frechet: f64,
+}
+
+impl Scores {
+    /// Mean of each score over pairs.
+    pub fn mean(all: &[Scores]) -> Scores {
+        let n = all.len().max(1) as f64;
+        let avg = |f: fn(&Scores) -> f64| all.iter().map(f).sum::<f64>() / n;
+        Scores { content: avg(|s| s.content), style_stats: avg(|s| s.style_stats), style_gram: avg(|s| s.style_gram), style_frechet: avg(|s| s.style_frechet) }
+    }
+
+    /// (1 + content) x (1 + style Frechet): shaped like ArtFID = (1 + LPIPS) x (1 + FID), but
+    /// on our VGG16 distances, per pair, not on an art-Inception network (which no registry
+    /// has), so its values are not comparable with published ArtFID figures.
+    pub fn artfid_shaped(&self) -> f64 {
+        (1.0 + self.content) * (1.0 + self.style_frechet)
+    }
 }
 
 const CONTENT_TAPS: [Tap; 2] = [Tap::Relu3_1, Tap::Relu4_1];
@@ -62,14 +120,15 @@ const CONTENT_TAPS: [Tap; 2] = [Tap::Relu3_1, Tap::Relu4_1];
 /// Scores `out` (1,3,H,W in 0..1) against the photo and the painting.
 pub fn score(vgg: &Vgg16, out: &Tensor, photo: &Tensor, painting: &Tensor) -> Scores {
     tch::no_grad(|| {
-        let taps = [Tap::Relu1_1, Tap::Relu2_1, Tap::Relu3_1, Tap::Relu4_1];
-        let fo = vgg.features(out, &taps);
+        let fo = vgg.features(out, &STYLE_TAPS);
         let fp = vgg.features(photo, &CONTENT_TAPS);
         let fs = vgg.features(painting, &STYLE_TAPS);
+        let frechet = CONTENT_TAPS.iter().enumerate().map(|(i, &tap)| feature_frechet(&fo[2 + i], &fs[2 + i], tap)).sum::<f64>() / 2.0;
         Scores {
             content: content_distance(&fo[2..], &fp),
             style_stats: stat_distance(&StyleCode::from_features(&fo), &StyleCode::from_features(&fs)),
             style_gram: gram_distance(&fo, &fs),
+            style_frechet: frechet,
         }
     })
 }
@@ -87,6 +146,34 @@ mod tests {
         let f = Tensor::rand([1, 4, 3, 3], (Kind::Float, tch::Device::Cpu));
         assert_eq!(content_distance(&[f.shallow_clone()], &[f.shallow_clone()]), 0.0);
         assert_eq!(gram_distance(&[f.shallow_clone()], &[f.shallow_clone()]), 0.0);
+    }
+
+    #[test]
+    fn frechet_distance_of_known_gaussians() {
+        // Diagonal covariances: FD = |mu1-mu2|^2 + sum (sqrt(a_i) - sqrt(b_i))^2.
+        // mu: (0,0) vs (1,2) -> 5; variances (4,9) vs (1,1) -> (2-1)^2 + (3-1)^2 = 5. Total 10.
+        let mu1 = Tensor::from_slice(&[0.0f64, 0.0]);
+        let mu2 = Tensor::from_slice(&[1.0f64, 2.0]);
+        let s1 = Tensor::from_slice(&[4.0f64, 0.0, 0.0, 9.0]).view([2, 2]);
+        let s2 = Tensor::eye(2, (Kind::Double, tch::Device::Cpu));
+        assert!((frechet_distance(&mu1, &s1, &mu2, &s2) - 10.0).abs() < 1e-9);
+        assert!(frechet_distance(&mu1, &s1, &mu1, &s1).abs() < 1e-9);
+        // A rotated (non-diagonal) covariance against itself is still 0; against the identity it
+        // is tr(S) + 2 - 2 tr(S^1/2) with eigenvalues 4 and 9: 13 + 2 - 2*5 = 5.
+        let r = Tensor::from_slice(&[0.6f64, -0.8, 0.8, 0.6]).view([2, 2]);
+        let s = r.matmul(&s1).matmul(&r.tr());
+        assert!(frechet_distance(&mu1, &s, &mu1, &s).abs() < 1e-9);
+        assert!((frechet_distance(&mu1, &s, &mu1, &s2) - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gaussian_fit_by_hand() {
+        // Two channels over 4 positions: (1,2,3,4) and (2,4,6,8): means 2.5, 5; var 5/3, 20/3, cov 10/3.
+        let f = t(&[1.0, 2.0, 3.0, 4.0, 2.0, 4.0, 6.0, 8.0], &[1, 2, 2, 2]);
+        let (mu, cov) = gaussian_fit(&f);
+        assert!((mu.double_value(&[1]) - 5.0).abs() < 1e-12);
+        assert!((cov.double_value(&[0, 0]) - 5.0 / 3.0).abs() < 1e-12);
+        assert!((cov.double_value(&[0, 1]) - 10.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]

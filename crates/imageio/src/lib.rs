@@ -11,12 +11,14 @@
 //!
 //! Every failure is an [`ImageError`] whose `Display` is one line naming the file.
 
+pub mod colour;
 pub mod convert;
 mod error;
 mod limits;
 mod load;
 mod save;
 
+pub use colour::preserve_colour;
 pub use convert::{resize_to_max_side, resize_to_short_side};
 pub use error::ImageError;
 pub use limits::{Limits, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS};

@@ -17,6 +17,12 @@ pub fn mean_std(feat: &Tensor) -> (Tensor, Tensor) {
 /// AdaIN(content) with the given style statistics (each (N,C,1,1) or (1,C,1,1)).
 pub fn adain(content: &Tensor, style_mean: &Tensor, style_std: &Tensor) -> Tensor {
     let (c_mean, c_std) = mean_std(content);
+    adain_given(content, &c_mean, &c_std, style_mean, style_std)
+}
+
+/// AdaIN with the content's statistics given rather than measured: a tile of a large image
+/// is normalised with the whole image's statistics, so all tiles agree.
+pub fn adain_given(content: &Tensor, c_mean: &Tensor, c_std: &Tensor, style_mean: &Tensor, style_std: &Tensor) -> Tensor {
     (content.to_kind(Kind::Float) - c_mean) / c_std * style_std + style_mean
 }
 

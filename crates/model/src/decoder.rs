@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
-use crate::adain::adain;
+use crate::adain::{adain_given, mean_std};
 use crate::init::conv2d;
 use crate::losses::feature_scale;
 use crate::style::{StyleCode, STYLE_TAPS};
@@ -25,6 +25,11 @@ pub struct DecoderConfig {
     /// Inject the target statistics at every decoder stage, not only at relu4_1 (needs width 1).
     #[serde(default = "multilevel_default")]
     pub multilevel: bool,
+    /// Divide the relu4_1 input by its typical activation (`feature_scale`), so the first
+    /// conv sees O(1) values as in the AdaIN paper's normalised VGG, not Caffe's hundreds.
+    /// Models saved before this option existed were trained without it.
+    #[serde(default)]
+    pub unit_input: bool,
 }
 
 /// A `[decoder]` table that leaves `multilevel` out gets the same as `DecoderConfig::default()`.
@@ -34,7 +39,7 @@ fn multilevel_default() -> bool {
 
 impl Default for DecoderConfig {
     fn default() -> Self {
-        Self { width: 1.0, multilevel: true }
+        Self { width: 1.0, multilevel: true, unit_input: false }
     }
 }
 
@@ -45,6 +50,7 @@ const STAGE_TAPS: [usize; 3] = [2, 1, 0];
 pub struct Decoder {
     layers: Vec<(nn::Conv2D, bool /* upsample after */)>,
     multilevel: bool,
+    unit_input: bool,
 }
 
 impl Decoder {
@@ -59,15 +65,31 @@ impl Decoder {
             .map(|(i, &(cin, cout, up))| (conv2d(&vs / format!("conv{i}"), cin, cout, 3, 1), up))
             .collect();
         assert!(!cfg.multilevel || cfg.width == 1.0, "multi-level injection needs decoder width 1");
-        Self { layers, multilevel: cfg.multilevel }
+        Self { layers, multilevel: cfg.multilevel, unit_input: cfg.unit_input }
     }
 
     /// Features (N,512,h,w) to an image (N,3,8h,8w), nominally RGB 0..1 (not clamped: the
     /// losses see the raw output; callers clamp for display). `stats` are the target
     /// statistics at STYLE_TAPS, used by a multi-level decoder and ignored otherwise.
     pub fn forward(&self, feat: &Tensor, stats: &StyleCode) -> Tensor {
+        self.forward_with(feat, stats, &[], None)
+    }
+
+    /// Normalising stages of this decoder (3 when multi-level, else 0).
+    pub fn stages(&self) -> usize {
+        if self.multilevel {
+            STAGE_TAPS.len()
+        } else {
+            0
+        }
+    }
+
+    /// `forward`, where stage k normalises with `norms[k]` (mean, std) instead of its own
+    /// statistics when given, and `stop_at = Some(k)` returns stage k's features just before
+    /// normalisation. Tiling uses both to give every tile the whole image's statistics.
+    pub fn forward_with(&self, feat: &Tensor, stats: &StyleCode, norms: &[(Tensor, Tensor)], stop_at: Option<usize>) -> Tensor {
         let last = self.layers.len() - 1;
-        let mut x = feat.shallow_clone();
+        let mut x = if self.unit_input { feat / feature_scale(STYLE_TAPS[3]) } else { feat.shallow_clone() };
         let mut stage = 0;
         for (i, (conv, up)) in self.layers.iter().enumerate() {
             x = x.reflection_pad2d([1, 1, 1, 1]).apply(conv);
@@ -77,10 +99,17 @@ impl Decoder {
             if *up {
                 x = x.upsample_nearest2d_vec(None::<&[i64]>, &[2.0, 2.0][..]);
                 if self.multilevel {
+                    if stop_at == Some(stage) {
+                        return x;
+                    }
                     // Statistics in units of the layer's typical activation, so they are O(1).
                     let l = STAGE_TAPS[stage];
                     let scale = feature_scale(STYLE_TAPS[l]);
-                    x = adain(&x, &(&stats.means[l] / scale), &(&stats.stds[l] / scale));
+                    let (m, s) = match norms.get(stage) {
+                        Some((m, s)) => (m.shallow_clone(), s.shallow_clone()),
+                        None => mean_std(&x),
+                    };
+                    x = adain_given(&x, &m, &s, &(&stats.means[l] / scale), &(&stats.stds[l] / scale));
                 }
                 stage += 1;
             }

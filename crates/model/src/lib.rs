@@ -13,7 +13,9 @@ mod init;
 pub mod model_dir;
 pub mod losses;
 pub mod optim;
+pub mod optimize;
 pub mod style;
+pub mod tiling;
 pub mod vgg;
 
 pub use autocast::{with_precision, Precision};

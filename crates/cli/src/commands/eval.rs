@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -7,6 +7,7 @@ use stylize_eval::baselines::colour_transfer;
 use stylize_eval::metrics::score;
 use stylize_eval::Scores;
 use stylize_model::convert::rgb8_to_tensor;
+use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
 use stylize_model::{load_model, StyleCode, Vgg16};
 use stylize_train::data::list_images;
 use stylize_train::trainer::to_image;
@@ -15,7 +16,12 @@ use tch::{Device, Tensor};
 use crate::exit::BadInput;
 
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  stylize eval --content ../shared/data/photos --style ../shared/data/paintings --out report/\n\nWrites report.json, report.md and sheet.png (rows: photos; columns: paintings) to --out.")]
+#[command(after_help = "Examples:
+  stylize eval --content ../shared/data/photos --style ../shared/data/paintings --out report/
+  stylize eval ... --gatys 4 --external magenta=runs/magenta   (see bench/eval.sh)
+
+Writes report.json, report.md, sheet.png (the model: rows photos, columns paintings) and
+methods.png (a few pairs by every method) to --out. Metrics: see crates/eval/src/lib.rs.")]
 pub struct Args {
     /// Folder of photos
     #[arg(long)]
@@ -32,18 +38,38 @@ pub struct Args {
     /// How many paintings (evenly spaced through the sorted folder)
     #[arg(long, default_value_t = 8)]
     paintings: usize,
+    /// Score only this many (photo, painting) pairs, evenly spaced through the grid (default: all)
+    #[arg(long)]
+    pairs: Option<usize>,
     /// Working size (longer side) of photos and paintings
     #[arg(long, default_value_t = 256)]
     size: u32,
+    /// Also run Gatys optimisation on the first N scored pairs (slow: about a minute each)
+    #[arg(long, default_value_t = 0)]
+    gatys: usize,
+    /// Optimisation steps for the Gatys baseline
+    #[arg(long, default_value_t = 200)]
+    gatys_steps: usize,
+    /// Another method's outputs: NAME=DIR holding <photo stem>__<painting stem>.png per pair
+    /// (e.g. Magenta's arbitrary stylization from scripts/magenta.py)
+    #[arg(long, value_parser = parse_external)]
+    external: Vec<(String, PathBuf)>,
     /// Report folder
     #[arg(long)]
     out: PathBuf,
+}
+
+fn parse_external(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, dir) = s.split_once('=').ok_or_else(|| format!("expected NAME=DIR, got {s}"))?;
+    Ok((name.to_string(), PathBuf::from(dir)))
 }
 
 #[derive(Serialize)]
 struct MethodResult {
     method: String,
     mean: Scores,
+    /// (1 + content) x (1 + style Frechet) of the means: see `Scores::artfid_shaped`.
+    artfid_shaped: f64,
     seconds_per_image: f64,
     pairs: Vec<PairResult>,
 }
@@ -55,60 +81,94 @@ struct PairResult {
     scores: Scores,
 }
 
-fn pick(files: Vec<PathBuf>, n: usize) -> Vec<PathBuf> {
-    let k = n.min(files.len());
-    (0..k).map(|i| files[i * files.len() / k].clone()).collect()
+/// `n` items evenly spaced through `items` (all of them when n >= len).
+fn spread<T: Clone>(items: &[T], n: usize) -> Vec<T> {
+    let k = n.min(items.len());
+    (0..k).map(|i| items[i * items.len() / k].clone()).collect()
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let photos = pick(list_images(&args.content)?, args.photos);
-    let paintings = pick(list_images(&args.style)?, args.paintings);
+    let photos = spread(&list_images(&args.content)?, args.photos);
+    let paintings = spread(&list_images(&args.style)?, args.paintings);
     if photos.is_empty() || paintings.is_empty() {
         return Err(BadInput("eval needs at least one photo and one painting".into()).into());
     }
+    for (name, dir) in &args.external {
+        if !dir.is_dir() {
+            return Err(BadInput(format!("--external {name}: {} is not a folder", dir.display())).into());
+        }
+    }
+    let grid: Vec<(usize, usize)> = (0..photos.len()).flat_map(|i| (0..paintings.len()).map(move |j| (i, j))).collect();
+    let pairs = spread(&grid, args.pairs.unwrap_or(grid.len()));
+
     let device = Device::cuda_if_available();
     let model_dir = args.model.clone().unwrap_or_else(super::run::default_model_dir);
     let (generator, info) = load_model(&model_dir, device)?;
     let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
-    let load = |p: &PathBuf| -> Result<Tensor> {
+    let load = |p: &Path| -> Result<Tensor> {
         let img = stylize_io::load(p, &Default::default())?;
         let img = stylize_io::resize_to_max_side(&img.rgb, args.size, true);
         Ok(rgb8_to_tensor(img.as_raw(), img.height(), img.width()).to_device(device))
     };
-    let xs = photos.iter().map(load).collect::<Result<Vec<_>>>()?;
-    let ss = paintings.iter().map(load).collect::<Result<Vec<_>>>()?;
+    let xs = photos.iter().map(|p| load(p)).collect::<Result<Vec<_>>>()?;
+    let ss = paintings.iter().map(|p| load(p)).collect::<Result<Vec<_>>>()?;
     let codes: Vec<StyleCode> = ss.iter().map(|s| StyleCode::from_images(&vgg, s)).collect();
-    let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let size_of = |t: &Tensor| (t.size()[2], t.size()[3]);
+    let resize_to = |t: &Tensor, (h, w): (i64, i64)| t.upsample_bilinear2d([h, w], false, None, None).clamp(0.0, 1.0);
 
-    type Method<'a> = Box<dyn Fn(usize, usize) -> Tensor + 'a>;
-    let methods: Vec<(&str, Method)> = vec![
-        ("photo (no change)", Box::new(|i, _| xs[i].shallow_clone())),
-        ("colour transfer", Box::new(|i, j| colour_transfer(&xs[i], &ss[j]))),
-        ("stylize (this model)", Box::new(|i, j| generator.stylize(&vgg, &xs[i], &codes[j], 1.0))),
+    type Method<'a> = Box<dyn Fn(usize, usize) -> Result<Tensor> + 'a>;
+    let mut methods: Vec<(String, Method, usize)> = vec![
+        ("photo (no change)".into(), Box::new(|i, _| Ok(xs[i].shallow_clone())), pairs.len()),
+        ("painting (resized to the photo)".into(), Box::new(|i, j| Ok(resize_to(&ss[j], size_of(&xs[i])))), pairs.len()),
+        ("colour transfer".into(), Box::new(|i, j| Ok(colour_transfer(&xs[i], &ss[j]))), pairs.len()),
+        ("stylize (this model)".into(), Box::new(|i, j| Ok(generator.stylize(&vgg, &xs[i], &codes[j], 1.0))), pairs.len()),
     ];
-    let mut results = Vec::new();
-    let mut sheet_rows: Vec<Vec<stylize_io::RgbImage>> = vec![Vec::new(); xs.len()];
-    for (method, f) in &methods {
-        let (mut pairs, mut seconds) = (Vec::new(), 0.0);
-        for i in 0..xs.len() {
-            for j in 0..ss.len() {
-                let t = Instant::now();
-                let out = f(i, j);
-                seconds += t.elapsed().as_secs_f64();
-                if method.starts_with("stylize") {
-                    sheet_rows[i].push(to_image(&out));
-                }
-                pairs.push(PairResult { photo: name(&photos[i]), painting: name(&paintings[j]), scores: score(&vgg, &out, &xs[i], &ss[j]) });
-            }
-        }
-        let n = pairs.len() as f64;
-        let mean = Scores {
-            content: pairs.iter().map(|p| p.scores.content).sum::<f64>() / n,
-            style_stats: pairs.iter().map(|p| p.scores.style_stats).sum::<f64>() / n,
-            style_gram: pairs.iter().map(|p| p.scores.style_gram).sum::<f64>() / n,
+    for (name, dir) in &args.external {
+        let (photos, paintings, xs) = (&photos, &paintings, &xs);
+        let f = move |i: usize, j: usize| -> Result<Tensor> {
+            let p = dir.join(format!("{}__{}.png", stem(&photos[i]), stem(&paintings[j])));
+            let img = stylize_io::load(&p, &Default::default()).with_context(|| format!("--external {name}"))?;
+            Ok(resize_to(&rgb8_to_tensor(img.rgb.as_raw(), img.rgb.height(), img.rgb.width()).to_device(device), size_of(&xs[i])))
         };
-        eprintln!("{method:<22} content {:.3}  style stats {:.3}  style gram {:.3}", mean.content, mean.style_stats, mean.style_gram);
-        results.push(MethodResult { method: method.to_string(), mean, seconds_per_image: seconds / n, pairs });
+        methods.push((name.clone(), Box::new(f), pairs.len()));
+    }
+    if args.gatys > 0 {
+        let cfg = OptimizeConfig { steps: args.gatys_steps, ..Default::default() };
+        let (vgg, xs, ss) = (&vgg, &xs, &ss);
+        let f = move |i: usize, j: usize| Ok(optimize(vgg, &xs[i], &style_grams(vgg, &[ss[j].shallow_clone()], &[1.0]), 1.0, &cfg, &mut |_, _| {}));
+        methods.push((format!("Gatys optimisation ({} steps)", args.gatys_steps), Box::new(f), args.gatys.min(pairs.len())));
+    }
+
+    let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let shown = &pairs[..pairs.len().min(4)];
+    let mut method_cells: Vec<Vec<Option<stylize_io::RgbImage>>> =
+        shown.iter().map(|&(i, j)| vec![Some(to_image(&xs[i])), Some(to_image(&resize_to(&ss[j], size_of(&xs[i]))))]).collect();
+    let mut results = Vec::new();
+    for (method, f, count) in &methods {
+        let (mut scored, mut seconds) = (Vec::new(), 0.0);
+        for (k, &(i, j)) in pairs.iter().take(*count).enumerate() {
+            let t = Instant::now();
+            let out = f(i, j)?;
+            seconds += t.elapsed().as_secs_f64();
+            if let Some(row) = method_cells.get_mut(k) {
+                row.push(Some(to_image(&out)));
+            }
+            scored.push(PairResult { photo: name(&photos[i]), painting: name(&paintings[j]), scores: score(&vgg, &out, &xs[i], &ss[j]) });
+        }
+        for row in method_cells.iter_mut().skip(scored.len()) {
+            row.push(None);
+        }
+        let mean = Scores::mean(&scored.iter().map(|p| p.scores).collect::<Vec<_>>());
+        eprintln!(
+            "{method:<34} content {:.3}  stats {:.3}  gram {:.3}  frechet {:.3}  ({} pairs)",
+            mean.content, mean.style_stats, mean.style_gram, mean.style_frechet, scored.len()
+        );
+        let n = scored.len().max(1) as f64;
+        results.push(MethodResult { method: method.clone(), mean, artfid_shaped: mean.artfid_shaped(), seconds_per_image: seconds / n, pairs: scored });
     }
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -118,20 +178,45 @@ pub fn run(args: Args) -> Result<()> {
         "size": args.size,
         "photos": photos.iter().map(name).collect::<Vec<_>>(),
         "paintings": paintings.iter().map(name).collect::<Vec<_>>(),
+        "pairs_scored": pairs.len(),
         "methods": results,
     });
     stylize_model::model_dir::write_atomic(&args.out.join("report.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    let mut md = format!(
-        "Model: {} ({} steps); {} photos x {} paintings at {} px.\n\n| method | content distance (lower: closer to the photo) | style distance, mean/std (lower: closer to the painting) | style distance, Gram | seconds/image |\n|---|---|---|---|---|\n",
-        model_dir.display(), info.steps, photos.len(), paintings.len(), args.size
-    );
-    for r in &results {
-        md += &format!("| {} | {:.3} | {:.3} | {:.3} | {:.3} |\n", r.method, r.mean.content, r.mean.style_stats, r.mean.style_gram, r.seconds_per_image);
-    }
+    let md = markdown(&results, &model_dir, info.steps, photos.len(), paintings.len(), pairs.len(), args.size);
     stylize_model::model_dir::write_atomic(&args.out.join("report.md"), md.as_bytes())?;
+
+    // The model on every cell of the grid (cheap), whichever pairs were scored.
     let thumbs = |ts: &[Tensor]| ts.iter().map(to_image).collect::<Vec<_>>();
-    let sheet = stylize_report::header_sheet(&thumbs(&xs), &thumbs(&ss), &sheet_rows, &Default::default());
+    let rows: Vec<Vec<stylize_io::RgbImage>> = xs.iter().map(|x| codes.iter().map(|c| to_image(&generator.stylize(&vgg, x, c, 1.0))).collect()).collect();
+    let sheet = stylize_report::header_sheet(&thumbs(&xs), &thumbs(&ss), &rows, &Default::default());
     stylize_io::save(&args.out.join("sheet.png"), &sheet, None, &Default::default())?;
+    let mut labels = vec!["photo".to_string(), "painting".to_string()];
+    labels.extend(methods.iter().map(|(m, _, _)| m.split(' ').next().unwrap_or(m).to_string()));
+    let opts = stylize_report::SheetOptions { col_labels: labels, ..Default::default() };
+    stylize_io::save(&args.out.join("methods.png"), &stylize_report::contact_sheet(&method_cells, &opts), None, &Default::default())?;
     println!("{md}");
     Ok(())
+}
+
+fn markdown(results: &[MethodResult], model_dir: &Path, steps: u64, photos: usize, paintings: usize, pairs: usize, size: u32) -> String {
+    let mut md = format!(
+        "Model: {} ({steps} steps); {photos} photos x {paintings} paintings, {pairs} pairs scored, at {size} px.\n\n\
+         | method | pairs | content distance (lower: closer to the photo) | style: mean/std | style: Gram | style: Frechet relu3_1/4_1 | ArtFID-shaped (1+content)(1+Frechet) | seconds/image |\n\
+         |---|---|---|---|---|---|---|---|\n",
+        model_dir.display()
+    );
+    for r in results {
+        md += &format!(
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            r.method,
+            r.pairs.len(),
+            r.mean.content,
+            r.mean.style_stats,
+            r.mean.style_gram,
+            r.mean.style_frechet,
+            r.artfid_shaped,
+            r.seconds_per_image
+        );
+    }
+    md
 }

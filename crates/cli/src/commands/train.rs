@@ -28,7 +28,8 @@ pub struct Args {
     /// Training settings (TOML; unknown keys are errors). Defaults: see crates/train/src/config.rs
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Continue the run in --out from its last checkpoint (same config, bit-for-bit)
+    /// Continue the run in --out from its last checkpoint (same config, bit-for-bit; with
+    /// --config, the new settings apply from the checkpoint's step on: the architecture must match)
     #[arg(long)]
     resume: bool,
     /// Override the total number of steps
@@ -44,18 +45,29 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let ckpt_dir = args.out.join("ckpt");
+    let file_cfg = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?;
+            Some(TrainConfig::from_toml(&text).map_err(|reason| TrainError::Config { path: p.clone(), reason })?)
+        }
+        None => None,
+    };
     let (mut cfg, resumed_step) = if args.resume {
-        let (cfg, step) = checkpoint::read_config(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", args.out.display()))?;
-        (cfg, Some(step))
-    } else {
-        let cfg = match &args.config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?;
-                TrainConfig::from_toml(&text).map_err(|reason| TrainError::Config { path: p.clone(), reason })?
+        let (old, step) = checkpoint::read_config(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", args.out.display()))?;
+        match file_cfg {
+            // A schedule change (learning rate, weights, crops) from here on; the weights and
+            // optimiser state carry over, so the networks must be the same shape.
+            Some(new) => {
+                if new.decoder != old.decoder || new.discriminator != old.discriminator {
+                    return Err(BadInput("--resume --config: [decoder] and [discriminator] must match the checkpoint's".into()).into());
+                }
+                eprintln!("resuming at step {step} with a new config (earlier steps used the checkpoint's)");
+                (new, Some(step))
             }
-            None => TrainConfig::default(),
-        };
-        (cfg, None)
+            None => (old, Some(step)),
+        }
+    } else {
+        (file_cfg.unwrap_or_default(), None)
     };
     if let Some(s) = args.steps {
         cfg.steps = s;

@@ -1,0 +1,247 @@
+//! Stylizing large images in bounded memory: tiles whose halo covers the networks' receptive
+//! field, normalised with the whole image's statistics, so the core of every tile comes out as
+//! the untiled network would make it and no seam can show (no blending is needed: the halo is
+//! decoded and thrown away).
+//!
+//! Passes over the tiles:
+//! 1. VGG16 features of each tile, kept (relu4_1 only); the whole image's statistics at the
+//!    style layers (its own style code, and relu4_1's mean/std for AdaIN) summed over cores;
+//! 2. for a multi-level decoder, each stage's normalisation statistics, the same way;
+//! 3. decoding; each core is written into the output.
+//!
+//! Receptive field: VGG16 to relu4_1 sees about 30 px to each side, the decoder about 26 px,
+//! so a 64 px halo covers both. Tile edges fall on multiples of 8, VGG's pooling grid.
+
+use tch::{Kind, Tensor};
+
+use crate::adain::{adain_given, blend, EPS};
+use crate::convert::rgb8_to_tensor;
+use crate::style::STYLE_TAPS;
+use crate::{Generator, StyleCode, Vgg16};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TileConfig {
+    /// Core size in pixels (a multiple of 8).
+    pub tile: u32,
+    /// Context on each side of a core (a multiple of 8, at least the receptive field).
+    pub halo: u32,
+    /// Kept relu4_1 features above this many bytes are stored in bf16 (half the memory;
+    /// about 0.4% relative rounding of the features).
+    pub cache_budget: usize,
+}
+
+impl Default for TileConfig {
+    fn default() -> Self {
+        Self { tile: 512, halo: 64, cache_budget: 1 << 30 }
+    }
+}
+
+/// One tile: its core (written to the output) and the larger region it is computed on, in
+/// pixels of the image padded to a multiple of 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    pub core: Rect,
+    pub region: Rect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// The tiles covering a `width` x `height` image (both multiples of 8).
+pub fn plan(width: u32, height: u32, cfg: &TileConfig) -> Vec<Tile> {
+    assert!(width % 8 == 0 && height % 8 == 0 && cfg.tile % 8 == 0 && cfg.halo % 8 == 0 && cfg.tile > 0, "tiles align to 8 px");
+    let mut tiles = Vec::new();
+    for y in (0..height).step_by(cfg.tile as usize) {
+        for x in (0..width).step_by(cfg.tile as usize) {
+            let core = Rect { x, y, w: cfg.tile.min(width - x), h: cfg.tile.min(height - y) };
+            let (rx, ry) = (x.saturating_sub(cfg.halo), y.saturating_sub(cfg.halo));
+            let region = Rect { x: rx, y: ry, w: (x + core.w + cfg.halo).min(width) - rx, h: (y + core.h + cfg.halo).min(height) - ry };
+            tiles.push(Tile { core, region });
+        }
+    }
+    tiles
+}
+
+/// Pads HWC RGB pixels by reflection to a multiple of 8 on each axis (as `Generator::stylize`
+/// pads its tensor), returning the new width and height.
+pub fn pad_to_8(pixels: &[u8], width: u32, height: u32) -> (Vec<u8>, u32, u32) {
+    assert!(width >= 8 && height >= 8, "reflection needs at least 8 px per side");
+    let (pw, ph) = (width.div_ceil(8) * 8, height.div_ceil(8) * 8);
+    let reflect = |i: u32, n: u32| if i < n { i } else { 2 * (n - 1) - i };
+    let mut out = Vec::with_capacity(pw as usize * ph as usize * 3);
+    for y in 0..ph {
+        let row = reflect(y, height) as usize * width as usize * 3;
+        out.extend_from_slice(&pixels[row..row + width as usize * 3]);
+        for x in width..pw {
+            let p = row + reflect(x, width) as usize * 3;
+            out.extend_from_slice(&pixels[p..p + 3]);
+        }
+    }
+    (out, pw, ph)
+}
+
+/// Per-channel sums over many tile cores, for the whole image's mean and std.
+struct Moments {
+    sum: Tensor,
+    sumsq: Tensor,
+    n: f64,
+}
+
+impl Moments {
+    fn new() -> Self {
+        let z = Tensor::zeros([1], (Kind::Double, tch::Device::Cpu));
+        Self { sum: z.shallow_clone(), sumsq: z, n: 0.0 }
+    }
+
+    /// Adds the core of `x` (1,C,h,w), a tile's features at 1/`scale` of its pixel size.
+    fn add(&mut self, x: &Tensor, tile: &Tile, scale: u32) {
+        let (cx, cy) = ((tile.core.x - tile.region.x) / scale, (tile.core.y - tile.region.y) / scale);
+        let core = x.narrow(2, cy as i64, (tile.core.h / scale) as i64).narrow(3, cx as i64, (tile.core.w / scale) as i64);
+        let core = core.to_kind(Kind::Double).to_device(tch::Device::Cpu);
+        self.sum = &self.sum + core.sum_dim_intlist(&[0i64, 2, 3][..], false, Kind::Double);
+        self.sumsq = &self.sumsq + core.square().sum_dim_intlist(&[0i64, 2, 3][..], false, Kind::Double);
+        self.n += (core.size()[2] * core.size()[3]) as f64;
+    }
+
+    /// (mean, std) as (1,C,1,1) f32 on `device`, as `adain::mean_std` would give on the whole.
+    fn mean_std(&self, device: tch::Device) -> (Tensor, Tensor) {
+        let mean = &self.sum / self.n;
+        let var = (&self.sumsq / self.n - mean.square()).clamp_min(0.0);
+        let shape = [1, -1, 1, 1];
+        let f = |t: Tensor| t.to_kind(Kind::Float).view(shape).to_device(device);
+        (f(mean), f((var + EPS).sqrt()))
+    }
+}
+
+/// Stylizes a large image tile by tile; same result as `Generator::stylize` on the whole (up
+/// to float rounding, and bf16 rounding of the kept features past `cache_budget`).
+/// `progress(done, total)` is called after each tile of each pass. Returns HWC RGB pixels.
+pub fn stylize_tiled(
+    g: &Generator,
+    vgg: &Vgg16,
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    style: &StyleCode,
+    strength: f64,
+    cfg: &TileConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Vec<u8> {
+    tch::no_grad(|| {
+        let device = g.vs.device();
+        let (padded, pw, ph) = pad_to_8(pixels, width, height);
+        let tiles = plan(pw, ph, cfg);
+        let stages = g.decoder.stages();
+        let total = tiles.len() * (2 + stages);
+        let mut done = 0;
+        let mut tick = || {
+            done += 1;
+            progress(done, total)
+        };
+        let region_tensor = |r: &Rect| {
+            let mut buf = Vec::with_capacity(r.w as usize * r.h as usize * 3);
+            for y in r.y..r.y + r.h {
+                let start = (y as usize * pw as usize + r.x as usize) * 3;
+                buf.extend_from_slice(&padded[start..start + r.w as usize * 3]);
+            }
+            rgb8_to_tensor(&buf, r.h, r.w).to_device(device)
+        };
+
+        // Pass 1: features, and the image's own statistics at the style layers.
+        let bytes_f32: usize = tiles.iter().map(|t| (t.region.w / 8 * t.region.h / 8) as usize * 512 * 4).sum();
+        let keep = if bytes_f32 > cfg.cache_budget { Kind::BFloat16 } else { Kind::Float };
+        let mut own: Vec<Moments> = STYLE_TAPS.iter().map(|_| Moments::new()).collect();
+        let mut kept = Vec::with_capacity(tiles.len());
+        for t in &tiles {
+            let feats = vgg.features(&region_tensor(&t.region), &STYLE_TAPS);
+            for (l, f) in feats.iter().enumerate() {
+                own[l].add(f, t, 1 << l);
+            }
+            kept.push(feats[3].to_kind(keep));
+            tick();
+        }
+        let (means, stds) = own.iter().map(|m| m.mean_std(device)).unzip();
+        let own = StyleCode { means, stds };
+        let (style_mean, style_std) = style.bottleneck();
+        let code = StyleCode::blend(&own, style, strength);
+        let target = |i: usize| {
+            let c = kept[i].to_kind(Kind::Float);
+            blend(&c, &adain_given(&c, &own.means[3], &own.stds[3], style_mean, style_std), strength)
+        };
+
+        // Pass 2: each decoder stage's statistics, given the earlier stages'.
+        let mut norms: Vec<(Tensor, Tensor)> = Vec::new();
+        for stage in 0..stages {
+            let mut m = Moments::new();
+            for (i, t) in tiles.iter().enumerate() {
+                let x = g.decoder.forward_with(&target(i), &code, &norms, Some(stage));
+                m.add(&x, t, t.region.h / x.size()[2] as u32);
+                tick();
+            }
+            norms.push(m.mean_std(device));
+        }
+
+        // Pass 3: decode, keep the cores.
+        let mut out = vec![0u8; width as usize * height as usize * 3];
+        for (i, t) in tiles.iter().enumerate() {
+            let y = g.decoder.forward_with(&target(i), &code, &norms, None);
+            let (cx, cy) = (t.core.x - t.region.x, t.core.y - t.region.y);
+            let core = y.narrow(2, cy as i64, t.core.h as i64).narrow(3, cx as i64, t.core.w as i64);
+            let (px, h, w) = crate::convert::tensor_to_rgb8(&core);
+            for row in 0..h.min(height.saturating_sub(t.core.y)) {
+                let n = w.min(width.saturating_sub(t.core.x)) as usize * 3;
+                let src = row as usize * w as usize * 3;
+                let dst = ((t.core.y + row) as usize * width as usize + t.core.x as usize) * 3;
+                out[dst..dst + n].copy_from_slice(&px[src..src + n]);
+            }
+            tick();
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_covers_the_image_once_with_aligned_halos() {
+        let cfg = TileConfig { tile: 64, halo: 16, ..Default::default() };
+        let tiles = plan(200, 136, &cfg);
+        assert_eq!(tiles.len(), 4 * 3);
+        let mut covered = vec![0u8; 200 * 136];
+        for t in &tiles {
+            for v in [t.core.x, t.core.y, t.core.w, t.core.h, t.region.x, t.region.y, t.region.w, t.region.h] {
+                assert_eq!(v % 8, 0);
+            }
+            assert!(t.region.x <= t.core.x && t.region.x + t.region.w >= t.core.x + t.core.w);
+            assert!(t.core.x - t.region.x == 16 || t.region.x == 0);
+            for y in t.core.y..t.core.y + t.core.h {
+                for x in t.core.x..t.core.x + t.core.w {
+                    covered[(y * 200 + x) as usize] += 1;
+                }
+            }
+        }
+        assert!(covered.iter().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn pad_reflects_rows_and_columns() {
+        // 10x9 grey image whose value is 10*y + x: padded to 16x16, column 10 reflects column
+        // 8, row 9 reflects row 7.
+        let px: Vec<u8> = (0..9u8).flat_map(|y| (0..10u8).flat_map(move |x| [10 * y + x; 3])).collect();
+        let (out, w, h) = pad_to_8(&px, 10, 9);
+        assert_eq!((w, h), (16, 16));
+        let at = |x: usize, y: usize| out[(y * 16 + x) * 3];
+        assert_eq!(at(9, 0), 9);
+        assert_eq!(at(10, 0), 8);
+        assert_eq!(at(15, 0), 3);
+        assert_eq!(at(0, 9), 70);
+        assert_eq!(at(10, 9), 78);
+    }
+}
