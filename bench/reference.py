@@ -5,6 +5,8 @@
   reference.py stylize  --vgg16 FILE --model DIR [same options]
   reference.py decoder  --vgg16 FILE --model DIR [same options]   (decoder alone)
   reference.py check    --vgg16 FILE --model DIR --dump FILE   (agreement with the Rust side)
+  reference.py batch    --vgg16 FILE --model DIR --style FILE --out DIR PHOTO...
+                        (files end to end, as `stylize run PHOTO... --out-dir`: for bench/e2e.sh)
 
 Each network mirrors its Rust counterpart in crates/model/src:
   vgg.rs        VGG16 conv stack to relu4_1 with caffe preprocessing (RGB->BGR, x255, minus
@@ -228,9 +230,34 @@ def check(args, vgg, decoder):
         sys.exit(1)
 
 
+def batch(args, vgg, decoder):
+    """Photo files to PNG files, the style's code computed once; sizes as `stylize run`
+    (photos shrunk to --size on the longer side, the style read at 512)."""
+    import numpy as np
+    from PIL import Image
+
+    def load(path, size):
+        img = Image.open(path).convert("RGB")
+        if max(img.size) > size:
+            s = size / max(img.size)
+            img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.LANCZOS)
+        return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+
+    os.makedirs(args.out, exist_ok=True)
+    with torch.inference_mode():
+        code = style_code(vgg.features(load(args.style, 512)))
+        for p in args.photos:
+            out = stylize(vgg, decoder, load(p, args.size), code)
+            px = (out[0].permute(1, 2, 0) * 255.0).round().to(torch.uint8).numpy()
+            Image.fromarray(px).save(os.path.join(args.out, os.path.splitext(os.path.basename(p))[0] + ".png"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=["vgg", "stylize", "decoder", "check"])
+    ap.add_argument("cmd", choices=["vgg", "stylize", "decoder", "check", "batch"])
+    ap.add_argument("photos", nargs="*", help="for batch: photo files")
+    ap.add_argument("--style", help="for batch: the style image")
+    ap.add_argument("--out", help="for batch: output folder")
     ap.add_argument("--vgg16", required=True, help="VGG16 safetensors (`bench paths` prints it)")
     ap.add_argument("--model", help="model folder: generator.safetensors + model.json")
     ap.add_argument("--dump", help="for check: the file `bench dump` wrote")
@@ -239,7 +266,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()
     if args.cmd != "vgg" and not args.model:
         ap.error("--model is required")
     torch.set_num_threads(args.threads)
@@ -250,6 +277,8 @@ def main():
         if not args.dump:
             ap.error("--dump is required")
         return check(args, vgg, decoder)
+    if args.cmd == "batch":
+        return batch(args, vgg, decoder)
 
     x = image(0, args.size)
     with torch.inference_mode():

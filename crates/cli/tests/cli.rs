@@ -249,6 +249,48 @@ fn optimize_method_runs_without_a_model() {
 }
 
 #[test]
+fn eval_scores_every_method_and_writes_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (photos, paintings) = (dir.path().join("photos"), dir.path().join("paintings"));
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::create_dir(&paintings).unwrap();
+    std::fs::copy(cat(), photos.join("cat.jpg")).unwrap();
+    std::fs::copy(wave(), paintings.join("wave.jpg")).unwrap();
+    std::fs::copy(data("paintings/gcompris__painting_Albrecht_D_rer_Lion_1494.jpg"), paintings.join("lion.jpg")).unwrap();
+    // An "external method" that returns the photo: its content distance must be 0.
+    let ext = dir.path().join("ext");
+    std::fs::create_dir(&ext).unwrap();
+    // The photo at eval's working size (64 px, the same resize), saved losslessly.
+    let small = stylize_io::resize_to_max_side(&load_rgb(Path::new(&cat())), 64, true);
+    for p in ["wave", "lion"] {
+        stylize_io::save(&ext.join(format!("cat__{p}.png")), &small, None, &Default::default()).unwrap();
+    }
+    let out = dir.path().join("report");
+    let o = stylize(&[
+        "eval", "--content", photos.to_str().unwrap(), "--style", paintings.to_str().unwrap(), "--size", "64", "--gatys", "1",
+        "--gatys-steps", "3", "--external", &format!("same={}", ext.display()), "--out", out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let methods = report["methods"].as_array().unwrap();
+    let names: Vec<&str> = methods.iter().map(|m| m["method"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 7, "{names:?}");
+    let by = |n: &str| methods.iter().find(|m| m["method"].as_str().unwrap().starts_with(n)).unwrap();
+    assert_eq!(by("photo")["mean"]["content"].as_f64().unwrap(), 0.0);
+    assert!(by("same")["mean"]["content"].as_f64().unwrap() < 1e-9, "the external photo copy is the photo");
+    assert_eq!(by("Gatys")["pairs"].as_array().unwrap().len(), 1);
+    assert_eq!(by("stylize (this")["pairs"].as_array().unwrap().len(), 2);
+    let model = by("stylize (this");
+    let m = &model["mean"];
+    let artfid = (1.0 + m["content"].as_f64().unwrap()) * (1.0 + m["style_frechet"].as_f64().unwrap());
+    assert!((model["artfid_shaped"].as_f64().unwrap() - artfid).abs() < 1e-9);
+    // Sheet: header row + 1 photo row, blank corner + 2 painting columns.
+    let sheet = load_rgb(&out.join("sheet.png"));
+    assert!(sheet.width() > sheet.height(), "3 columns x 2 rows: {:?}", sheet.dimensions());
+    assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("ArtFID-shaped"));
+}
+
+#[test]
 fn train_rejects_bad_folders_and_configs() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty");

@@ -126,6 +126,14 @@ pub fn run(args: Args) -> Result<()> {
         ("painting (resized to the photo)".into(), Box::new(|i, j| Ok(resize_to(&ss[j], size_of(&xs[i])))), pairs.len()),
         ("colour transfer".into(), Box::new(|i, j| Ok(colour_transfer(&xs[i], &ss[j]))), pairs.len()),
         ("stylize (this model)".into(), Box::new(|i, j| Ok(generator.stylize(&vgg, &xs[i], &codes[j], 1.0))), pairs.len()),
+        (
+            "stylize --preserve-color".into(),
+            Box::new(|i, j| {
+                let out = stylize_io::preserve_colour(&to_image(&generator.stylize(&vgg, &xs[i], &codes[j], 1.0)), &to_image(&xs[i]));
+                Ok(rgb8_to_tensor(out.as_raw(), out.height(), out.width()).to_device(device))
+            }),
+            pairs.len(),
+        ),
     ];
     for (name, dir) in &args.external {
         let (photos, paintings, xs) = (&photos, &paintings, &xs);
@@ -191,11 +199,20 @@ pub fn run(args: Args) -> Result<()> {
     let sheet = stylize_report::header_sheet(&thumbs(&xs), &thumbs(&ss), &rows, &Default::default());
     stylize_io::save(&args.out.join("sheet.png"), &sheet, None, &Default::default())?;
     let mut labels = vec!["photo".to_string(), "painting".to_string()];
-    labels.extend(methods.iter().map(|(m, _, _)| m.split(' ').next().unwrap_or(m).to_string()));
+    labels.extend(methods.iter().map(|(m, _, _)| short_label(m)));
     let opts = stylize_report::SheetOptions { col_labels: labels, ..Default::default() };
     stylize_io::save(&args.out.join("methods.png"), &stylize_report::contact_sheet(&method_cells, &opts), None, &Default::default())?;
     println!("{md}");
     Ok(())
+}
+
+/// A column label for the methods sheet: the method's first word, or "preserved" for the
+/// colour-preserving variant.
+fn short_label(method: &str) -> String {
+    if method.contains("preserve") {
+        return "preserved".into();
+    }
+    method.split(' ').next().unwrap_or(method).to_string()
 }
 
 fn markdown(results: &[MethodResult], model_dir: &Path, steps: u64, photos: usize, paintings: usize, pairs: usize, size: u32) -> String {
