@@ -90,9 +90,8 @@ fn lower_strength_stays_closer_to_the_photo() {
     assert!(none < MAX_RECONSTRUCTION_ERROR, "reconstruction error {none:.1} of 255");
 }
 
-/// The shipped model's strength-0 error on this photo: 44.5 measured at step 4542 (36.9 at
-/// step 2302: the second training stage traded some reconstruction for style), + 10%.
-const MAX_RECONSTRUCTION_ERROR: f64 = 49.0;
+/// The shipped model's strength-0 error on this photo: 34.2 measured at step 6502, + 10%.
+const MAX_RECONSTRUCTION_ERROR: f64 = 37.7;
 
 #[test]
 fn mixing_two_styles_differs_from_either() {
