@@ -17,6 +17,9 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
         c.is::<stylize_io::ImageError>()
             || c.is::<stylize_weights::WeightsError>()
             || c.is::<BadInput>()
+            || c.downcast_ref::<stylize_server::ServerError>().is_some_and(|s| {
+                matches!(s, stylize_server::ServerError::Styles { .. } | stylize_server::ServerError::Config(_))
+            })
             || c.downcast_ref::<ModelError>().is_some_and(model_input)
             || c.downcast_ref::<TrainError>().is_some_and(|t| match t {
                 TrainError::Folder { .. } | TrainError::Config { .. } | TrainError::Checkpoint { .. } | TrainError::Image(_) => true,

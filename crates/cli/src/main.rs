@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
     name = "stylize",
     version,
     about = "Repaint photos in the style of paintings (GAN-trained decoder on ImageNet VGG16 features)",
-    after_help = "Examples:\n  stylize setup                          fetch and convert the ImageNet VGG16 weights (once)\n  stylize run photo.jpg --style painting.jpg -o out.png --strength 0.8\n  stylize train --content photos/ --style paintings/ --out runs/mine\n  stylize features photo.jpg --layer relu4_1\n\nRun `stylize <command> --help` for a command's options."
+    after_help = "Examples:\n  stylize setup                          fetch and convert the ImageNet VGG16 weights (once)\n  stylize run photo.jpg --style painting.jpg -o out.png --strength 0.8\n  stylize train --content photos/ --style paintings/ --out runs/mine\n  stylize serve --styles paintings/      a web page at http://127.0.0.1:8080\n  stylize features photo.jpg --layer relu4_1\n\nRun `stylize <command> --help` for a command's options."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,6 +25,8 @@ enum Command {
     Run(commands::run::Args),
     /// Train a generator on your own paintings (adversarial + perceptual losses)
     Train(commands::train::Args),
+    /// Serve a web page and an HTTP API (localhost by default)
+    Serve(commands::serve::Args),
     /// Measure quality: content and style distances against baselines, with a contact sheet
     Eval(commands::eval::Args),
     /// Print the shapes and statistics of an image's VGG16 features (a debugging aid)
@@ -37,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Command::Setup(a) => commands::setup::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Serve(a) => commands::serve::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Features(a) => commands::features::run(a),
     };

@@ -1,6 +1,7 @@
 pub mod eval;
 pub mod features;
 pub mod run;
+pub mod serve;
 pub mod setup;
 pub mod train;
 
@@ -10,8 +11,9 @@ use crate::exit::BadInput;
 
 /// VGG16 pools three times and its convolutions need a few pixels: smaller images are refused.
 pub fn check_min_size(path: &Path, img: &stylize_io::RgbImage) -> Result<(), BadInput> {
-    if img.width() < 16 || img.height() < 16 {
-        return Err(BadInput(format!("{}: {}x{} is too small (at least 16x16)", path.display(), img.width(), img.height())));
+    let min = stylize_pipeline::MIN_SIDE;
+    if img.width() < min || img.height() < min {
+        return Err(BadInput(format!("{}: {}x{} is too small (at least {min}x{min})", path.display(), img.width(), img.height())));
     }
     Ok(())
 }

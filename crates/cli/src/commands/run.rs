@@ -3,12 +3,10 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use stylize_io::{Limits, LoadedImage, OutputFormat, RgbImage, SaveOptions};
-use stylize_model::convert::rgb8_to_tensor;
-use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
-use stylize_model::tiling::{stylize_tiled, TileConfig};
-use stylize_model::{load_model, with_precision, Generator, ModelInfo, Precision, StyleCode, Vgg16};
-use tch::{Device, Tensor};
+use stylize_io::{Limits, LoadedImage, OutputFormat, SaveOptions};
+use stylize_model::{load_model, Generator, ModelInfo, Precision, Vgg16};
+use stylize_pipeline::{self as pipeline, Options, Sizing, Style, Stylizer};
+use tch::Device;
 
 use crate::exit::BadInput;
 
@@ -104,18 +102,13 @@ pub fn default_model_dir() -> PathBuf {
 }
 
 /// Everything loaded once and shared by every photo of a run.
-struct Stylizer<'a> {
+struct Job<'a> {
     args: &'a Args,
-    vgg: Vgg16,
-    engine: Engine,
-    device: Device,
+    stylizer: Stylizer,
+    style: Style,
+    options: Options,
     /// (key, value) settings written into each output.
     settings: Vec<(String, String)>,
-}
-
-enum Engine {
-    Model { generator: Generator, code: StyleCode },
-    Optimize { grams: Vec<Tensor> },
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -143,13 +136,13 @@ pub fn run(args: Args) -> Result<()> {
     // Styles first: a bad style fails the whole run before any heavy work.
     let limits = Limits::default();
     let styles = args.style.iter().map(|p| stylize_io::load(p, &limits)).collect::<Result<Vec<_>, _>>()?;
-    let stylizer = Stylizer::new(&args, &styles, &weights)?;
+    let job = Job::new(&args, &styles, &weights)?;
 
     if !batch {
         let photo = &args.inputs[0];
         let output = args.output.clone().unwrap_or_else(|| output_name(photo, &args.style[0], OutputFormat::Png));
         let started = Instant::now();
-        let (w, h) = stylizer.process(photo, &output, true)?;
+        let (w, h) = job.process(photo, &output, true)?;
         eprintln!("{} ({w}x{h}) in {:.2} s", output.display(), started.elapsed().as_secs_f64());
         return Ok(());
     }
@@ -167,7 +160,7 @@ pub fn run(args: Args) -> Result<()> {
         if output.exists() && !args.overwrite {
             skipped += 1;
         } else {
-            match stylizer.process(photo, &output, false) {
+            match job.process(photo, &output, false) {
                 Ok(_) => written += 1,
                 Err(e) => failed.push(format!("{e:#}")),
             }
@@ -222,13 +215,10 @@ fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
     (photos, failed)
 }
 
-impl<'a> Stylizer<'a> {
+impl<'a> Job<'a> {
     fn new(args: &'a Args, styles: &[LoadedImage], weights: &[f64]) -> Result<Self> {
         let device = Device::cuda_if_available();
         let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
-        let style_side = ((args.style_size as f64 * args.style_scale).round() as u32).max(16);
-        let style_tensors: Vec<Tensor> =
-            styles.iter().map(|s| image_tensor(&stylize_io::resize_to_max_side(&s.rgb, style_side, true), device)).collect();
         let mut settings = vec![
             ("stylize:version", env!("CARGO_PKG_VERSION").to_string()),
             ("stylize:styles", args.style.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ")),
@@ -237,86 +227,53 @@ impl<'a> Stylizer<'a> {
             ("stylize:preserve_color", args.preserve_color.to_string()),
             ("stylize:style_size", format!("{} x {}", args.style_size, args.style_scale)),
         ];
-        let engine = match args.method {
+        let method = match args.method {
             Method::Model => {
                 let model_dir = args.model.clone().unwrap_or_else(default_model_dir);
                 let (generator, info): (Generator, ModelInfo) = load_model(&model_dir, device)?;
                 settings.push(("stylize:model", format!("{} ({} steps)", file_name(&model_dir), info.steps)));
-                let code = with_precision(args.precision, || {
-                    let codes: Vec<StyleCode> = style_tensors.iter().map(|s| StyleCode::from_images(&vgg, s)).collect();
-                    StyleCode::mix(&codes.iter().collect::<Vec<_>>(), weights)
-                });
-                Engine::Model { generator, code }
+                pipeline::Method::Model(generator)
             }
             Method::Optimize => {
                 settings.push(("stylize:method", format!("optimize, {} steps", args.steps)));
-                Engine::Optimize { grams: with_precision(args.precision, || style_grams(&vgg, &style_tensors, weights)) }
+                pipeline::Method::Optimize { steps: args.steps }
             }
         };
+        let stylizer = Stylizer::new(vgg, method, device);
+        let side = (args.style_size as f64 * args.style_scale).round() as u32;
+        let style = stylizer.style(&styles.iter().map(|s| &s.rgb).collect::<Vec<_>>(), weights, side, args.precision);
+        let options =
+            Options { strength: args.strength, preserve_colour: args.preserve_color, tile: args.tile, precision: args.precision };
         let settings = settings.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Ok(Self { args, vgg, engine, device, settings })
+        Ok(Self { args, stylizer, style, options, settings })
     }
 
     /// Stylizes one photo into `output` (written atomically); returns the output's size.
     fn process(&self, photo_path: &Path, output: &Path, show_progress: bool) -> Result<(u32, u32)> {
         let photo = stylize_io::load(photo_path, &Limits::default())?;
-        let rgb = match self.args.size {
-            Some(s) => stylize_io::resize_to_max_side(&photo.rgb, s, true),
-            None if self.args.max_size > 0 => stylize_io::resize_to_max_side(&photo.rgb, self.args.max_size, false),
-            None => photo.rgb.clone(),
+        let sizing = match self.args.size {
+            Some(s) => Sizing::Exact(s),
+            None => Sizing::AtMost(self.args.max_size),
         };
+        let rgb = sizing.apply(&photo.rgb);
         super::check_min_size(photo_path, &rgb)?;
-        let mut result = with_precision(self.args.precision, || self.stylize(&rgb, show_progress));
-        if self.args.preserve_color {
-            result = stylize_io::preserve_colour(&result, &rgb);
-        }
+        let what = match self.args.method {
+            Method::Model => "tile passes",
+            Method::Optimize => "steps",
+        };
+        let pb = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
+        pb.set_style(ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}, ETA {{eta}}")).expect("valid template"));
+        let result = self.stylizer.stylize(&rgb, &self.style, &self.options, &mut |done, total| {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+        });
+        pb.finish_and_clear();
         let mut metadata = self.settings.clone();
         metadata.push(("stylize:size".into(), format!("{}x{}", rgb.width(), rgb.height())));
         let opts = SaveOptions { jpeg_quality: self.args.quality, metadata };
         stylize_io::save(output, &result, photo.alpha.as_ref(), &opts)?;
         Ok(result.dimensions())
     }
-
-    fn stylize(&self, rgb: &RgbImage, show_progress: bool) -> RgbImage {
-        let (w, h) = rgb.dimensions();
-        let bar = |len: u64, what: &str| {
-            let pb = if show_progress { ProgressBar::new(len) } else { ProgressBar::hidden() };
-            pb.set_style(ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}, ETA {{eta}}")).expect("valid template"));
-            pb
-        };
-        match &self.engine {
-            Engine::Model { generator, code } => {
-                let tile = self.args.tile;
-                if tile > 0 && (w > 2 * tile || h > 2 * tile) {
-                    let cfg = TileConfig { tile, ..Default::default() };
-                    let pb = bar(0, "tile passes");
-                    let px = stylize_tiled(generator, &self.vgg, rgb.as_raw(), w, h, code, self.args.strength, &cfg, &mut |done, total| {
-                        pb.set_length(total as u64);
-                        pb.set_position(done as u64);
-                    });
-                    pb.finish_and_clear();
-                    RgbImage::from_raw(w, h, px).expect("tiling returns the input's size")
-                } else {
-                    to_image(&generator.stylize(&self.vgg, &image_tensor(rgb, self.device), code, self.args.strength))
-                }
-            }
-            Engine::Optimize { grams } => {
-                let pb = bar(self.args.steps as u64, "steps");
-                let cfg = OptimizeConfig { steps: self.args.steps, ..Default::default() };
-                let out = optimize(&self.vgg, &image_tensor(rgb, self.device), grams, self.args.strength, &cfg, &mut |s, _| pb.set_position(s as u64));
-                pb.finish_and_clear();
-                to_image(&out)
-            }
-        }
-    }
-}
-
-fn image_tensor(img: &RgbImage, device: Device) -> Tensor {
-    rgb8_to_tensor(img.as_raw(), img.height(), img.width()).to_device(device)
-}
-
-fn to_image(t: &Tensor) -> RgbImage {
-    stylize_train::trainer::to_image(t)
 }
 
 /// One weight per style, validated; equal weights when none are given.

@@ -1,0 +1,131 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use stylize_model::{load_model, Precision, Vgg16};
+use stylize_pipeline::{Method, Stylizer};
+use stylize_server::{Gallery, Server, ServerConfig, StylizerFactory};
+use tch::Device;
+
+use crate::exit::BadInput;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  stylize serve --styles ../shared/data/paintings            http://127.0.0.1:8080
+  stylize serve --styles paintings/ --addr 0.0.0.0:8080      reachable from other machines
+  stylize serve --styles paintings/ --workers 2 --queue 16
+
+The page at / lets a person drop a photo, pick a painting or upload one, and download the
+result; the API is described at /api/openapi.json. Uploads stay in memory and are dropped
+once answered; the log has one line per request with no image data or file names. Ctrl-C or
+SIGTERM stops taking requests and finishes the running ones.")]
+pub struct Args {
+    /// Address to listen on; the default is reachable from this machine only
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Folder of paintings offered as the style gallery (without it, only uploaded styles)
+    #[arg(long)]
+    styles: Option<PathBuf>,
+    /// Threads that run the model, each with its own copy of the networks
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Requests that may wait for a worker; one more is answered 429 with Retry-After
+    #[arg(long, default_value_t = 8)]
+    queue: usize,
+    /// Seconds a request may take, waiting included; past it the answer is 503
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Largest request body in MB (photo and style image together); larger gets 413
+    #[arg(long, default_value_t = 20.0)]
+    max_upload_mb: f64,
+    /// Largest uploaded image in megapixels, read from its header; larger gets 422
+    #[arg(long, default_value_t = 16.0)]
+    max_pixels: f64,
+    /// Largest result a client may ask for (longer side, pixels)
+    #[arg(long, default_value_t = 1024)]
+    max_size: u32,
+    /// Model folder (generator.safetensors + model.json)
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Compute precision: f32, or bf16
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if !(args.max_upload_mb > 0.0 && args.max_pixels > 0.0) {
+        return Err(BadInput("--max-upload-mb and --max-pixels must be positive".into()).into());
+    }
+    let config = ServerConfig {
+        addr: args.addr,
+        workers: args.workers,
+        queue: args.queue,
+        timeout_ms: args.timeout.max(1).saturating_mul(1000),
+        max_upload_bytes: (args.max_upload_mb * 1e6) as usize,
+        max_pixels: (args.max_pixels * 1e6) as u64,
+        max_size: args.max_size,
+        default_size: args.max_size.min(512),
+        precision: args.precision,
+        ..ServerConfig::default()
+    };
+    let gallery = match &args.styles {
+        Some(dir) => Gallery::load(dir, config.style_size).map_err(|e| BadInput(e.to_string()))?,
+        None => Gallery::default(),
+    };
+    let model_dir = args.model.clone().unwrap_or_else(super::run::default_model_dir);
+    let vgg_path = stylize_weights::vgg16_path()?;
+    // Read the model once here, so a bad folder fails before anything listens.
+    let (_, info) = load_model(&model_dir, Device::Cpu)?;
+    let model_label = format!("{} ({} steps)", model_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), info.steps);
+    if args.workers > 1 {
+        // The workers share the cores: split torch's intra-op threads between them.
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        tch::set_num_threads((cores / args.workers).max(1) as i32);
+    }
+    let factory: Arc<StylizerFactory> = Arc::new(move || {
+        let device = Device::cuda_if_available();
+        let vgg = Vgg16::load(&vgg_path, device).map_err(|e| e.to_string())?;
+        let (generator, _) = load_model(&model_dir, device).map_err(|e| e.to_string())?;
+        Ok(Stylizer::new(vgg, Method::Model(generator), device))
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let styles = gallery.styles().len();
+        let server = Server::start(config.clone(), gallery, model_label, factory).await?;
+        if !server.local_addr().ip().is_loopback() {
+            eprintln!("warning: listening on {}: reachable from other machines", server.local_addr().ip());
+        }
+        eprintln!("config: {}", serde_json::to_string(&config).expect("serializable"));
+        eprintln!("{styles} styles, {} workers, queue {}", config.workers, config.queue);
+        // Tests and scripts read this line for the port (with --addr 127.0.0.1:0).
+        eprintln!("listening on http://{}", server.local_addr());
+        server.run(shutdown_signal()).await.context("serving")?;
+        eprintln!("stopped: running requests finished");
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    eprintln!("shutting down: finishing running requests");
+}

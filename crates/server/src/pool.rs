@@ -1,0 +1,213 @@
+//! A fixed number of worker threads that own the networks, fed by an admission-controlled
+//! queue. The async runtime never runs the model: it hands a job over and awaits the reply.
+//! Admission is a counter, so "full" is exact: at most `workers + queue` jobs are accepted
+//! and not yet finished; one more is refused (HTTP 429) instead of waiting without bound.
+
+use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use stylize_io::{GrayImage, OutputFormat, RgbImage, SaveOptions};
+use stylize_model::Precision;
+use stylize_pipeline::{Options, Style, Stylizer};
+use tokio::sync::oneshot;
+
+use crate::error::ServerError;
+
+/// Where a job's style comes from.
+pub enum StyleSource {
+    /// A gallery painting: its style statistics are computed once per worker and kept.
+    Gallery { id: String, image: Arc<RgbImage> },
+    /// An uploaded painting, already at the style size.
+    Upload(RgbImage),
+}
+
+pub struct Job {
+    /// Already sized for the network.
+    pub photo: RgbImage,
+    pub alpha: Option<GrayImage>,
+    pub style: StyleSource,
+    pub options: Options,
+    pub format: OutputFormat,
+    pub metadata: Vec<(String, String)>,
+    /// Set when the client's request timed out: a job not yet started is skipped.
+    pub cancelled: Arc<AtomicBool>,
+    pub reply: oneshot::Sender<Result<Vec<u8>, String>>,
+}
+
+/// The pool is full: try again later.
+#[derive(Debug)]
+pub struct Busy;
+
+/// Builds one worker's networks; called on the worker's own thread (tch tensors are not `Sync`).
+pub type StylizerFactory = dyn Fn() -> Result<Stylizer, String> + Send + Sync;
+
+pub struct Pool {
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+    workers: usize,
+    capacity: usize,
+    /// Accepted and not yet finished (queued + running).
+    pending: AtomicUsize,
+    /// Exponential moving average of a job's run time, in milliseconds (for Retry-After).
+    avg_ms: AtomicU64,
+    style_side: u32,
+    precision: Precision,
+}
+
+impl Pool {
+    /// Starts `workers` threads, each loading its networks with `factory`; returns once all
+    /// have loaded, or the first loading error.
+    pub fn start(
+        workers: usize,
+        queue: usize,
+        style_side: u32,
+        precision: Precision,
+        factory: Arc<StylizerFactory>,
+    ) -> Result<Arc<Pool>, ServerError> {
+        if workers == 0 {
+            return Err(ServerError::Config("--workers must be at least 1".into()));
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let pool = Arc::new(Pool {
+            sender: Mutex::new(Some(tx)),
+            handles: Mutex::new(Vec::new()),
+            workers,
+            capacity: workers + queue,
+            pending: AtomicUsize::new(0),
+            avg_ms: AtomicU64::new(2000),
+            style_side,
+            precision,
+        });
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        for i in 0..workers {
+            let (rx, factory, ready, me) = (rx.clone(), factory.clone(), ready_tx.clone(), Arc::downgrade(&pool));
+            let handle = std::thread::Builder::new()
+                .name(format!("stylize-worker-{i}"))
+                .spawn(move || {
+                    let stylizer = match factory() {
+                        Ok(s) => {
+                            let _ = ready.send(Ok(()));
+                            s
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                            return;
+                        }
+                    };
+                    worker_loop(&stylizer, &rx, &me);
+                })
+                .map_err(|e| ServerError::Worker(e.to_string()))?;
+            pool.handles.lock().expect("not poisoned").push(handle);
+        }
+        for _ in 0..workers {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    pool.shutdown();
+                    return Err(ServerError::Worker(e));
+                }
+                Err(_) => return Err(ServerError::Worker("a worker exited while loading".into())),
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Queues a job, or refuses it when `workers + queue` jobs are already pending.
+    pub fn try_submit(&self, job: Job) -> Result<(), Busy> {
+        let admitted = self
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| (p < self.capacity).then_some(p + 1))
+            .is_ok();
+        if !admitted {
+            return Err(Busy);
+        }
+        let sent = self.sender.lock().expect("not poisoned").as_ref().map(|tx| tx.send(job).is_ok()).unwrap_or(false);
+        if !sent {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(Busy);
+        }
+        Ok(())
+    }
+
+    /// Seconds until a slot is likely free: the queue ahead, at the recent job time.
+    pub fn retry_after_secs(&self) -> u64 {
+        let per_job = self.avg_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        let waves = (self.pending.load(Ordering::Relaxed) as f64 / self.workers as f64).max(1.0);
+        (per_job * waves).ceil().clamp(1.0, 600.0) as u64
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    pub fn queue(&self) -> usize {
+        self.capacity - self.workers
+    }
+
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
+    }
+
+    /// Stops taking jobs; the workers finish what is queued, then exit. Blocks until they have.
+    pub fn shutdown(&self) {
+        self.sender.lock().expect("not poisoned").take();
+        let handles = std::mem::take(&mut *self.handles.lock().expect("not poisoned"));
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+
+    fn finished(&self, ms: u64) {
+        // 80/20 moving average: follows a change of image sizes within a few jobs.
+        let old = self.avg_ms.load(Ordering::Relaxed);
+        self.avg_ms.store((old * 4 + ms) / 5, Ordering::Relaxed);
+    }
+}
+
+fn worker_loop(stylizer: &Stylizer, rx: &Mutex<mpsc::Receiver<Job>>, pool: &std::sync::Weak<Pool>) {
+    let mut gallery_styles: HashMap<String, Style> = HashMap::new();
+    loop {
+        // The lock is held only while waiting for the next job, not while running it.
+        let job = match rx.lock().expect("not poisoned").recv() {
+            Ok(job) => job,
+            Err(_) => return, // the sender is gone: shutting down
+        };
+        let Some(pool) = pool.upgrade() else { return };
+        let started = Instant::now();
+        let ran = !job.cancelled.load(Ordering::SeqCst);
+        if ran {
+            let Job { photo, alpha, style, options, format, metadata, reply, .. } = job;
+            let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                let uploaded;
+                let style: &Style = match style {
+                    StyleSource::Gallery { id, image } => gallery_styles
+                        .entry(id)
+                        .or_insert_with(|| stylizer.style(&[&image], &[1.0], pool.style_side, pool.precision)),
+                    StyleSource::Upload(img) => {
+                        uploaded = stylizer.style(&[&img], &[1.0], pool.style_side, pool.precision);
+                        &uploaded
+                    }
+                };
+                let out = stylizer.stylize(&photo, style, &options, &mut |_, _| {});
+                let opts = SaveOptions { jpeg_quality: 92, metadata };
+                stylize_io::encode_to_vec(&out, alpha.as_ref(), format, &opts, "result").map_err(|e| e.to_string())
+            }))
+            .unwrap_or_else(|p| Err(format!("the model failed: {}", panic_message(&p))));
+            pool.finished(started.elapsed().as_millis() as u64);
+            // Free the slot before answering, so a client that got its answer sees the capacity.
+            pool.pending.fetch_sub(1, Ordering::SeqCst);
+            let _ = reply.send(result);
+        } else {
+            pool.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
+}
