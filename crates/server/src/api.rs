@@ -127,6 +127,12 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
         (None, Some(bytes)) => Ok(bytes),
     };
 
+    // A place in the queue before decoding: at most workers + queue uploads are decoded and held.
+    let Ok(slot) = app.pool.reserve() else {
+        let wait = app.pool.retry_after_secs();
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, format!("all workers are busy and the queue is full; retry in {wait} s"))
+            .retry_after(wait));
+    };
     // Decoding is CPU work: off the async threads. Limits come from the header, before decoding.
     let limits = Limits { max_pixels: c.max_pixels, max_file_bytes: c.max_upload_bytes as u64 };
     let style_side = c.style_size;
@@ -160,10 +166,8 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
     let (reply, answer) = oneshot::channel();
     let cancelled = Arc::new(AtomicBool::new(false));
     let job = Job { photo, alpha, style, options, format, metadata, cancelled: cancelled.clone(), reply };
-    if app.pool.try_submit(job).is_err() {
-        let wait = app.pool.retry_after_secs();
-        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, format!("all workers are busy and the queue is full; retry in {wait} s"))
-            .retry_after(wait));
+    if slot.submit(job).is_err() {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down").retry_after(5));
     }
     let bytes = match tokio::time::timeout(Duration::from_millis(c.timeout_ms), answer).await {
         Ok(Ok(Ok(bytes))) => bytes,

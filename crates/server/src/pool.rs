@@ -1,7 +1,8 @@
 //! A fixed number of worker threads that own the networks, fed by an admission-controlled
 //! queue. The async runtime never runs the model: it hands a job over and awaits the reply.
 //! Admission is a counter, so "full" is exact: at most `workers + queue` jobs are accepted
-//! and not yet finished; one more is refused (HTTP 429) instead of waiting without bound.
+//! (a [`Slot`] reserved) and not yet finished; one more is refused (HTTP 429) instead of
+//! waiting without bound.
 
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
@@ -41,6 +42,34 @@ pub struct Job {
 /// The pool is full: try again later.
 #[derive(Debug)]
 pub struct Busy;
+
+/// A reserved place in the queue; dropped without [`Slot::submit`], it is given back.
+pub struct Slot {
+    pool: Arc<Pool>,
+    submitted: bool,
+}
+
+impl Slot {
+    /// Hands the job to the workers (it then holds the place until a worker is done with it).
+    pub fn submit(mut self, job: Job) -> Result<(), Busy> {
+        let sender = self.pool.sender.lock().expect("not poisoned");
+        let sent = sender.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+        self.submitted = sent;
+        if sent {
+            Ok(())
+        } else {
+            Err(Busy) // shutting down; the place is given back on drop
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if !self.submitted {
+            self.pool.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
 
 /// Builds one worker's networks; called on the worker's own thread (tch tensors are not `Sync`).
 pub type StylizerFactory = dyn Fn() -> Result<Stylizer, String> + Send + Sync;
@@ -117,21 +146,13 @@ impl Pool {
         Ok(pool)
     }
 
-    /// Queues a job, or refuses it when `workers + queue` jobs are already pending.
-    pub fn try_submit(&self, job: Job) -> Result<(), Busy> {
-        let admitted = self
-            .pending
+    /// Takes a place in the queue, or refuses when `workers + queue` jobs are already pending.
+    /// Taken before the upload is decoded, so decoded images in memory are bounded too.
+    pub fn reserve(self: &Arc<Self>) -> Result<Slot, Busy> {
+        self.pending
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| (p < self.capacity).then_some(p + 1))
-            .is_ok();
-        if !admitted {
-            return Err(Busy);
-        }
-        let sent = self.sender.lock().expect("not poisoned").as_ref().map(|tx| tx.send(job).is_ok()).unwrap_or(false);
-        if !sent {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-            return Err(Busy);
-        }
-        Ok(())
+            .map_err(|_| Busy)?;
+        Ok(Slot { pool: self.clone(), submitted: false })
     }
 
     /// Seconds until a slot is likely free: the queue ahead, at the recent job time.

@@ -1,3 +1,5 @@
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -120,12 +122,23 @@ pub fn run(args: Args) -> Result<()> {
     let size_of = |t: &Tensor| (t.size()[2], t.size()[3]);
     let resize_to = |t: &Tensor, (h, w): (i64, i64)| t.upsample_bilinear2d([h, w], false, None, None).clamp(0.0, 1.0);
 
+    // The model's outputs, kept for the contact sheet. (The --preserve-color method runs the
+    // model again so that its seconds per image are its own.)
+    let model_outputs: RefCell<HashMap<(usize, usize), stylize_io::RgbImage>> = RefCell::default();
     type Method<'a> = Box<dyn Fn(usize, usize) -> Result<Tensor> + 'a>;
     let mut methods: Vec<(String, Method, usize)> = vec![
         ("photo (no change)".into(), Box::new(|i, _| Ok(xs[i].shallow_clone())), pairs.len()),
         ("painting (resized to the photo)".into(), Box::new(|i, j| Ok(resize_to(&ss[j], size_of(&xs[i])))), pairs.len()),
         ("colour transfer".into(), Box::new(|i, j| Ok(colour_transfer(&xs[i], &ss[j]))), pairs.len()),
-        ("stylize (this model)".into(), Box::new(|i, j| Ok(generator.stylize(&vgg, &xs[i], &codes[j], 1.0))), pairs.len()),
+        (
+            "stylize (this model)".into(),
+            Box::new(|i, j| {
+                let out = generator.stylize(&vgg, &xs[i], &codes[j], 1.0);
+                model_outputs.borrow_mut().insert((i, j), to_image(&out));
+                Ok(out)
+            }),
+            pairs.len(),
+        ),
         (
             "stylize --preserve-color".into(),
             Box::new(|i, j| {
@@ -193,9 +206,16 @@ pub fn run(args: Args) -> Result<()> {
     let md = markdown(&results, &model_dir, info.steps, photos.len(), paintings.len(), pairs.len(), args.size);
     stylize_model::model_dir::write_atomic(&args.out.join("report.md"), md.as_bytes())?;
 
-    // The model on every cell of the grid (cheap), whichever pairs were scored.
+    // The model on every cell of the grid, whichever pairs were scored.
     let thumbs = |ts: &[Tensor]| ts.iter().map(to_image).collect::<Vec<_>>();
-    let rows: Vec<Vec<stylize_io::RgbImage>> = xs.iter().map(|x| codes.iter().map(|c| to_image(&generator.stylize(&vgg, x, c, 1.0))).collect()).collect();
+    let mut cached = model_outputs.take();
+    let rows: Vec<Vec<stylize_io::RgbImage>> = (0..xs.len())
+        .map(|i| {
+            (0..codes.len())
+                .map(|j| cached.remove(&(i, j)).unwrap_or_else(|| to_image(&generator.stylize(&vgg, &xs[i], &codes[j], 1.0))))
+                .collect()
+        })
+        .collect();
     let sheet = stylize_report::header_sheet(&thumbs(&xs), &thumbs(&ss), &rows, &Default::default());
     stylize_io::save(&args.out.join("sheet.png"), &sheet, None, &Default::default())?;
     let mut labels = vec!["photo".to_string(), "painting".to_string()];
