@@ -18,7 +18,7 @@ Each network mirrors its Rust counterpart in crates/model/src:
                 losses.rs feature_scale. Weights: generator.safetensors (decoder.convI.*).
   adain.rs      per-channel mean and population std (+1e-5 inside the sqrt) over H, W in f32.
   style.rs      a style code: mean and std at relu1_1, relu2_1, relu3_1, relu4_1.
-  generator.rs  stylize = pad to a multiple of 8, encode (relu4_1 + the photo's own code), AdaIN
+  generator.rs  stylize = reflection margin (32 px) and pad to a multiple of 8, encode (relu4_1 + the photo's own code), AdaIN
                 at relu4_1, blend(strength), decode with the blended code, crop, f32, clamp 0..1.
 
 Timing uses torch.set_num_threads(T), torch.inference_mode(), and for bf16
@@ -155,13 +155,14 @@ def blend_code(content, style, alpha):
 
 def stylize(vgg, decoder, rgb, code, strength=1.0):
     h, w = rgb.shape[2], rgb.shape[3]
-    ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8
-    x = F.pad(rgb, (0, pw, 0, ph), mode="reflect") if ph + pw > 0 else rgb
+    m = 32 if min(h, w) >= 48 else 0  # generator.rs edge_margin
+    ph, pw = (8 - (h + 2 * m) % 8) % 8, (8 - (w + 2 * m) % 8) % 8
+    x = F.pad(rgb, (m, m + pw, m, m + ph), mode="reflect") if m + ph + pw > 0 else rgb
     feats = vgg.features(x)
     own, content = style_code(feats), feats[3].float()
     target = blend(content, adain(content, code[0][3], code[1][3]), strength)
     means, stds = blend_code(own, code, strength)
-    return decoder(target, means, stds).float()[:, :, :h, :w].clamp(0.0, 1.0)
+    return decoder(target, means, stds).float()[:, :, m:m + h, m:m + w].clamp(0.0, 1.0)
 
 
 def precision_ctx(precision):

@@ -54,16 +54,79 @@ impl Generator {
     }
 
     /// Photo (N,3,H,W, RGB 0..1) to stylized image of the same size, clamped to 0..1, without
-    /// gradients. The photo is reflection-padded to a multiple of 8 (VGG pools three times)
-    /// and the result cropped back.
+    /// gradients. The photo gets a reflection margin ([`edge_margin`]) and is padded to a
+    /// multiple of 8 (VGG pools three times); the result is cropped back.
     pub fn stylize(&self, vgg: &Vgg16, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
         tch::no_grad(|| {
-            let (h, w) = (rgb.size()[2], rgb.size()[3]);
-            let (ph, pw) = ((8 - h % 8) % 8, (8 - w % 8) % 8);
-            let x = if ph + pw > 0 { rgb.reflection_pad2d([0, pw, 0, ph]) } else { rgb.shallow_clone() };
+            let (x, p) = Self::pad(rgb);
             let (content, own) = Self::encode(vgg, &x);
-            let t = Self::target(&content, style, strength);
-            self.decode(&t, &StyleCode::blend(&own, style, strength)).to_kind(tch::Kind::Float).narrow(2, 0, h).narrow(3, 0, w).clamp(0.0, 1.0)
+            let target = Self::target(&content, style, strength);
+            let out = self.decode(&target, &StyleCode::blend(&own, style, strength));
+            p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
         })
+    }
+
+    /// The photo as the networks see it: reflection-padded as [`Padding`] says.
+    pub fn pad(rgb: &Tensor) -> (Tensor, Padding) {
+        let p = Padding::new(rgb.size()[3] as u32, rgb.size()[2] as u32);
+        let (m, r, b) = (p.margin as i64, p.right() as i64, p.bottom() as i64);
+        let x = if m + r + b > 0 { rgb.reflection_pad2d([m, r, m, b]) } else { rgb.shallow_clone() };
+        (x, p)
+    }
+}
+
+/// Reflection margin around every photo: the network draws a frame at image edges (VGG's zero
+/// padding gives edge features of their own); computed on a mirrored margin, that frame falls
+/// outside the kept image. 32 px covers most of it (measured edge-ring contrast on a 512 px
+/// photo: 1.68 without, 0.53 with) for about 30% more pixels at 512 px.
+pub const EDGE_MARGIN: u32 = 32;
+
+/// How a `width` x `height` photo is padded before the networks: `margin` on every side
+/// (0 for photos under 48 px, too small to mirror it), plus reflection on the right and
+/// bottom up to a multiple of 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Padding {
+    pub width: u32,
+    pub height: u32,
+    pub margin: u32,
+}
+
+impl Padding {
+    pub fn new(width: u32, height: u32) -> Self {
+        let margin = if width.min(height) >= 48 { EDGE_MARGIN } else { 0 };
+        Padding { width, height, margin }
+    }
+
+    /// The padded size, a multiple of 8 on both axes.
+    pub fn padded(&self) -> (u32, u32) {
+        ((self.width + 2 * self.margin).div_ceil(8) * 8, (self.height + 2 * self.margin).div_ceil(8) * 8)
+    }
+
+    pub fn right(&self) -> u32 {
+        self.padded().0 - self.width - self.margin
+    }
+
+    pub fn bottom(&self) -> u32 {
+        self.padded().1 - self.height - self.margin
+    }
+
+    /// The photo's part of a padded (N,C,H',W') tensor.
+    pub fn crop(&self, t: &Tensor) -> Tensor {
+        t.narrow(2, self.margin as i64, self.height as i64).narrow(3, self.margin as i64, self.width as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_adds_the_margin_and_rounds_to_8() {
+        let p = Padding::new(640, 480);
+        assert_eq!((p.margin, p.padded(), p.right(), p.bottom()), (32, (704, 544), 32, 32));
+        let p = Padding::new(101, 60);
+        assert_eq!((p.padded(), p.right(), p.bottom()), ((168, 128), 35, 36));
+        let p = Padding::new(40, 30);
+        assert_eq!((p.margin, p.padded(), p.right(), p.bottom()), (0, (40, 32), 0, 2));
     }
 }

@@ -10,13 +10,15 @@
 //! 3. decoding; each core is written into the output.
 //!
 //! Receptive field: VGG16 to relu4_1 sees about 30 px to each side, the decoder about 26 px,
-//! so a 64 px halo covers both. Tile edges fall on multiples of 8, VGG's pooling grid.
+//! so a 64 px halo covers both. Tile edges fall on multiples of 8, VGG's pooling grid. The
+//! image is padded as `Generator::stylize` pads it (edge margin, multiple of 8) before tiling.
 
 use tch::{Kind, Tensor};
 
 use crate::adain::{adain_given, blend, EPS};
 use crate::convert::rgb8_to_tensor;
 use crate::style::STYLE_TAPS;
+use crate::generator::Padding;
 use crate::{Generator, StyleCode, Vgg16};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,22 +69,22 @@ pub fn plan(width: u32, height: u32, cfg: &TileConfig) -> Vec<Tile> {
     tiles
 }
 
-/// Pads HWC RGB pixels by reflection to a multiple of 8 on each axis (as `Generator::stylize`
-/// pads its tensor), returning the new width and height.
-pub fn pad_to_8(pixels: &[u8], width: u32, height: u32) -> (Vec<u8>, u32, u32) {
-    assert!(width >= 8 && height >= 8, "reflection needs at least 8 px per side");
-    let (pw, ph) = (width.div_ceil(8) * 8, height.div_ceil(8) * 8);
-    let reflect = |i: u32, n: u32| if i < n { i } else { 2 * (n - 1) - i };
+/// Pads HWC RGB pixels by reflection as `Generator::stylize` pads its tensor: `p.margin` on
+/// every side, and up to a multiple of 8 on the right and bottom.
+pub fn pad(pixels: &[u8], p: &Padding) -> Vec<u8> {
+    let (width, height, m) = (p.width as i64, p.height as i64, p.margin as i64);
+    let (pw, ph) = p.padded();
+    assert!(p.right() < p.width && p.bottom() < p.height && p.margin < p.width.min(p.height), "reflection needs a larger image");
+    let reflect = |i: i64, n: i64| if i < 0 { -i } else if i < n { i } else { 2 * (n - 1) - i };
     let mut out = Vec::with_capacity(pw as usize * ph as usize * 3);
-    for y in 0..ph {
-        let row = reflect(y, height) as usize * width as usize * 3;
-        out.extend_from_slice(&pixels[row..row + width as usize * 3]);
-        for x in width..pw {
-            let p = row + reflect(x, width) as usize * 3;
-            out.extend_from_slice(&pixels[p..p + 3]);
+    for y in 0..ph as i64 {
+        let row = reflect(y - m, height) as usize * width as usize * 3;
+        for x in 0..pw as i64 {
+            let px = row + reflect(x - m, width) as usize * 3;
+            out.extend_from_slice(&pixels[px..px + 3]);
         }
     }
-    (out, pw, ph)
+    out
 }
 
 /// Per-channel sums over many tile cores, for the whole image's mean and std.
@@ -134,7 +136,9 @@ pub fn stylize_tiled(
 ) -> Vec<u8> {
     tch::no_grad(|| {
         let device = g.vs.device();
-        let (padded, pw, ph) = pad_to_8(pixels, width, height);
+        let padding = Padding::new(width, height);
+        let padded = pad(pixels, &padding);
+        let (pw, ph) = padding.padded();
         let tiles = plan(pw, ph, cfg);
         let stages = g.decoder.stages();
         let total = tiles.len() * (2 + stages);
@@ -186,17 +190,24 @@ pub fn stylize_tiled(
             norms.push(m.mean_std(device));
         }
 
-        // Pass 3: decode, keep the cores.
+        // Pass 3: decode, keep the cores (less the margin).
+        let m = padding.margin;
         let mut out = vec![0u8; width as usize * height as usize * 3];
         for (i, t) in tiles.iter().enumerate() {
             let y = g.decoder.forward_with(&target(i), &code, &norms, None);
             let (cx, cy) = (t.core.x - t.region.x, t.core.y - t.region.y);
             let core = y.narrow(2, cy as i64, t.core.h as i64).narrow(3, cx as i64, t.core.w as i64);
-            let (px, h, w) = crate::convert::tensor_to_rgb8(&core);
-            for row in 0..h.min(height.saturating_sub(t.core.y)) {
-                let n = w.min(width.saturating_sub(t.core.x)) as usize * 3;
-                let src = row as usize * w as usize * 3;
-                let dst = ((t.core.y + row) as usize * width as usize + t.core.x as usize) * 3;
+            let (px, _, w) = crate::convert::tensor_to_rgb8(&core);
+            // Padded columns x0..x1 of this core are inside the photo.
+            let (x0, x1) = (t.core.x.max(m), (t.core.x + t.core.w).min(m + width));
+            for row in 0..t.core.h {
+                let py = t.core.y + row;
+                if x0 >= x1 || py < m || py >= m + height {
+                    continue;
+                }
+                let n = (x1 - x0) as usize * 3;
+                let src = (row as usize * w as usize + (x0 - t.core.x) as usize) * 3;
+                let dst = ((py - m) as usize * width as usize + (x0 - m) as usize) * 3;
                 out[dst..dst + n].copy_from_slice(&px[src..src + n]);
             }
             tick();
@@ -235,13 +246,22 @@ mod tests {
         // 10x9 grey image whose value is 10*y + x: padded to 16x16, column 10 reflects column
         // 8, row 9 reflects row 7.
         let px: Vec<u8> = (0..9u8).flat_map(|y| (0..10u8).flat_map(move |x| [10 * y + x; 3])).collect();
-        let (out, w, h) = pad_to_8(&px, 10, 9);
-        assert_eq!((w, h), (16, 16));
+        let p = Padding { width: 10, height: 9, margin: 0 };
+        let out = pad(&px, &p);
+        assert_eq!(p.padded(), (16, 16));
         let at = |x: usize, y: usize| out[(y * 16 + x) * 3];
         assert_eq!(at(9, 0), 9);
         assert_eq!(at(10, 0), 8);
         assert_eq!(at(15, 0), 3);
         assert_eq!(at(0, 9), 70);
         assert_eq!(at(10, 9), 78);
+        // With a 2 px margin the photo starts at (2, 2); (0, 0) mirrors (2, 2).
+        let p = Padding { width: 10, height: 9, margin: 2 };
+        let out = pad(&px, &p);
+        let at = |x: usize, y: usize| out[(y * 16 + x) * 3];
+        assert_eq!(at(2, 2), 0);
+        assert_eq!(at(0, 0), 22);
+        assert_eq!(at(1, 2), 1);
+        assert_eq!(at(12, 2), 8);
     }
 }
