@@ -47,6 +47,9 @@ EPS = 1e-5
 FEATURE_SCALE = [27.0, 160.0, 170.0, 94.0]
 # Decoder stage -> style tap index whose statistics start it (decoder.rs STAGE_TAPS).
 STAGE_TAPS = [2, 1, 0]
+# Style taps whose content features skip to the first decoder stages (decoder.rs SKIP_TAPS).
+SKIP_TAPS = [2, 1]
+CHANNELS = [64, 128, 256, 512]
 
 # (name, in, out) up to conv4_1; a max-pool precedes conv2_1, conv3_1, conv4_1.
 VGG_CONVS = [("conv1_1", 3, 64), ("conv1_2", 64, 64), ("conv2_1", 64, 128), ("conv2_2", 128, 128),
@@ -108,10 +111,20 @@ class Decoder(nn.Module):
             conv.weight.data.copy_(sd[f"decoder.conv{i}.weight"])
             conv.bias.data.copy_(sd[f"decoder.conv{i}.bias"])
             self.convs.append(conv)
+        # Content skips (decoder.rs SKIP_TAPS: relu3_1, relu2_1), 1x1 convs after stages 0, 1.
+        self.skips = nn.ModuleList()
+        if cfg.get("skips", False):
+            for k, l in enumerate(SKIP_TAPS):
+                c = CHANNELS[l]
+                conv = nn.Conv2d(c, c, 1)
+                conv.weight.data.copy_(sd[f"decoder.skip{k}.weight"])
+                conv.bias.data.copy_(sd[f"decoder.skip{k}.bias"])
+                self.skips.append(conv)
         self.requires_grad_(False)
 
-    def forward(self, x, means, stds):
-        """`means`, `stds`: the target code (lists over the 4 style taps); multilevel only."""
+    def forward(self, x, means, stds, skips=()):
+        """`means`, `stds`: the target code (lists over the 4 style taps); multilevel only.
+        `skips`: content features at SKIP_TAPS with the target statistics (decoders with skips)."""
         last = len(self.convs) - 1
         stage = 0
         for i, (conv, (_, _, up)) in enumerate(zip(self.convs, self.plan)):
@@ -123,6 +136,8 @@ class Decoder(nn.Module):
                 if self.multilevel:
                     l = STAGE_TAPS[stage]
                     x = adain(x, means[l] / FEATURE_SCALE[l], stds[l] / FEATURE_SCALE[l])
+                    if stage < len(self.skips):
+                        x = x + self.skips[stage](skips[stage].to(x.dtype) / FEATURE_SCALE[l])
                 stage += 1
         return x
 
@@ -162,7 +177,8 @@ def stylize(vgg, decoder, rgb, code, strength=1.0):
     own, content = style_code(feats), feats[3].float()
     target = blend(content, adain(content, code[0][3], code[1][3]), strength)
     means, stds = blend_code(own, code, strength)
-    return decoder(target, means, stds).float()[:, :, m:m + h, m:m + w].clamp(0.0, 1.0)
+    skips = [blend(feats[l], adain(feats[l], code[0][l], code[1][l]), strength) for l in SKIP_TAPS[:len(decoder.skips)]]
+    return decoder(target, means, stds, skips).float()[:, :, m:m + h, m:m + w].clamp(0.0, 1.0)
 
 
 def precision_ctx(precision):
@@ -289,7 +305,9 @@ def main():
             code = style_code(vgg.features(image(1, args.size)))
             torch.manual_seed(2)
             t = torch.rand(1, 512, args.size // 8, args.size // 8)
-            fn = lambda: decoder(t, *code)
+            # Random content skips, as bench.rs makes them (the Rust seeds differ: timing only).
+            skips = [torch.rand(1, CHANNELS[l], args.size >> l, args.size >> l) for l in SKIP_TAPS[:len(decoder.skips)]]
+            fn = lambda: decoder(t, *code, skips)
         else:
             # The style code, in f32, outside the timed region (as the Rust side does).
             code = style_code(vgg.features(image(1, args.size)))

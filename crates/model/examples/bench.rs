@@ -153,8 +153,17 @@ fn main() {
             let code = style_code(&vgg, o.size);
             tch::manual_seed(2);
             let t = Tensor::rand([1, 512, o.size / 8, o.size / 8], (Kind::Float, Device::Cpu));
+            // Content skips, for a decoder that takes them: relu3_1 at S/4, relu2_1 at S/2.
+            let skips: Vec<Tensor> = if g.decoder.has_skips() {
+                stylize_model::decoder::SKIP_TAPS
+                    .iter()
+                    .map(|&l| Tensor::rand([1, stylize_model::style::STYLE_TAPS[l].channels(), o.size >> l, o.size >> l], (Kind::Float, Device::Cpu)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             time(&o, || {
-                let _ = std::hint::black_box(with_precision(o.precision, || tch::no_grad(|| g.decode(&t, &code))));
+                let _ = std::hint::black_box(with_precision(o.precision, || tch::no_grad(|| g.decode(&t, &code, &skips))));
             });
         }
         "dump" => {

@@ -7,6 +7,7 @@ use std::path::Path;
 use tch::{nn, Device, Tensor};
 
 use crate::adain::{adain, blend};
+use crate::decoder::SKIP_TAPS;
 use crate::style::STYLE_TAPS;
 use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Vgg16};
 
@@ -34,11 +35,21 @@ impl Generator {
         self.vs.save(weights).map_err(ModelError::from)
     }
 
-    /// The photo's relu4_1 features and its own statistics at the style layers (one VGG pass).
-    pub fn encode(vgg: &Vgg16, rgb: &Tensor) -> (Tensor, StyleCode) {
+    /// The photo's features at the style layers (relu4_1 last: the content) and its own
+    /// statistics there (one VGG pass).
+    pub fn encode(vgg: &Vgg16, rgb: &Tensor) -> (Vec<Tensor>, StyleCode) {
         let feats = vgg.features(rgb, &STYLE_TAPS);
         let code = StyleCode::from_features(&feats);
-        (feats[3].to_kind(tch::Kind::Float), code)
+        (feats, code)
+    }
+
+    /// A decoder with content skips takes the photo's features at SKIP_TAPS with the style's
+    /// statistics, blended by `strength` like the relu4_1 target; other decoders take none.
+    pub fn skip_targets(&self, feats: &[Tensor], style: &StyleCode, strength: f64) -> Vec<Tensor> {
+        if !self.decoder.has_skips() {
+            return Vec::new();
+        }
+        SKIP_TAPS.iter().map(|&l| blend(&feats[l], &adain(&feats[l], &style.means[l], &style.stds[l]), strength)).collect()
     }
 
     /// The decoder's input: AdaIN of the content features with the style's relu4_1 statistics,
@@ -48,9 +59,10 @@ impl Generator {
         blend(content, &adain(content, mean, std), strength)
     }
 
-    /// Decodes a target; `stats` are the statistics the decoder's stages take (see Decoder).
-    pub fn decode(&self, target: &Tensor, stats: &StyleCode) -> Tensor {
-        self.decoder.forward(target, stats)
+    /// Decodes a target; `stats` are the statistics the decoder's stages take and `skips` the
+    /// content skips (see Decoder).
+    pub fn decode(&self, target: &Tensor, stats: &StyleCode, skips: &[Tensor]) -> Tensor {
+        self.decoder.forward(target, stats, skips)
     }
 
     /// Photo (N,3,H,W, RGB 0..1) to stylized image of the same size, clamped to 0..1, without
@@ -59,9 +71,10 @@ impl Generator {
     pub fn stylize(&self, vgg: &Vgg16, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
         tch::no_grad(|| {
             let (x, p) = Self::pad(rgb);
-            let (content, own) = Self::encode(vgg, &x);
-            let target = Self::target(&content, style, strength);
-            let out = self.decode(&target, &StyleCode::blend(&own, style, strength));
+            let (feats, own) = Self::encode(vgg, &x);
+            let target = Self::target(&feats[3], style, strength);
+            let skips = self.skip_targets(&feats, style, strength);
+            let out = self.decode(&target, &StyleCode::blend(&own, style, strength), &skips);
             p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
         })
     }

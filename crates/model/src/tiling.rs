@@ -18,6 +18,7 @@ use tch::{Kind, Tensor};
 use crate::adain::{adain_given, blend, EPS};
 use crate::convert::rgb8_to_tensor;
 use crate::style::STYLE_TAPS;
+use crate::decoder::SKIP_TAPS;
 use crate::generator::Padding;
 use crate::{Generator, StyleCode, Vgg16};
 
@@ -177,13 +178,29 @@ pub fn stylize_tiled(
             let c = kept[i].to_kind(Kind::Float);
             blend(&c, &adain_given(&c, &own.means[3], &own.stds[3], style_mean, style_std), strength)
         };
+        // A decoder with content skips also takes the tile's shallower features, normalised
+        // with the whole image's statistics; recomputed per pass rather than kept (they would
+        // take 6x the memory of relu4_1).
+        let skips = |i: usize| -> Vec<Tensor> {
+            if !g.decoder.has_skips() {
+                return Vec::new();
+            }
+            let feats = vgg.features(&region_tensor(&tiles[i].region), &STYLE_TAPS[..3]);
+            SKIP_TAPS
+                .iter()
+                .map(|&l| {
+                    let c = feats[l].to_kind(Kind::Float);
+                    blend(&c, &adain_given(&c, &own.means[l], &own.stds[l], &style.means[l], &style.stds[l]), strength)
+                })
+                .collect()
+        };
 
         // Pass 2: each decoder stage's statistics, given the earlier stages'.
         let mut norms: Vec<(Tensor, Tensor)> = Vec::new();
         for stage in 0..stages {
             let mut m = Moments::new();
             for (i, t) in tiles.iter().enumerate() {
-                let x = g.decoder.forward_with(&target(i), &code, &norms, Some(stage));
+                let x = g.decoder.forward_with(&target(i), &code, &skips(i), &norms, Some(stage));
                 m.add(&x, t, t.region.h / x.size()[2] as u32);
                 tick();
             }
@@ -194,7 +211,7 @@ pub fn stylize_tiled(
         let m = padding.margin;
         let mut out = vec![0u8; width as usize * height as usize * 3];
         for (i, t) in tiles.iter().enumerate() {
-            let y = g.decoder.forward_with(&target(i), &code, &norms, None);
+            let y = g.decoder.forward_with(&target(i), &code, &skips(i), &norms, None);
             let (cx, cy) = (t.core.x - t.region.x, t.core.y - t.region.y);
             let core = y.narrow(2, cy as i64, t.core.h as i64).narrow(3, cx as i64, t.core.w as i64);
             let (px, _, w) = crate::convert::tensor_to_rgb8(&core);

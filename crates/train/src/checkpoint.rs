@@ -59,7 +59,16 @@ pub fn load(trainer: &mut Trainer, dir: &Path) -> Result<(), TrainError> {
     let (_, step) = read_config(dir)?;
     let path = dir.join(STATE);
     let bad = |reason: String| TrainError::Checkpoint { path: path.clone(), reason };
-    let map: HashMap<String, Tensor> = Tensor::read_safetensors(&path).map_err(|e| bad(e.to_string()))?.into_iter().collect();
+    let mut map: HashMap<String, Tensor> = Tensor::read_safetensors(&path).map_err(|e| bad(e.to_string()))?.into_iter().collect();
+    // Content skips added to a decoder trained without them (`[decoder] skips`): their convs,
+    // and Adam's moments for them, start at zero, so the model resumes exactly as it was.
+    for (k, v) in trainer.g.vs.variables() {
+        if k.starts_with("decoder.skip") && !map.contains_key(&format!("g.{k}")) {
+            for key in [format!("g.{k}"), format!("opt_g.m.{k}"), format!("opt_g.v.{k}")] {
+                map.insert(key, v.zeros_like());
+            }
+        }
+    }
     let get = |k: &str| map.get(k).map(|t| t.shallow_clone());
     for (prefix, vs) in [("g", &trainer.g.vs), ("d", &trainer.d_vs)] {
         for (k, v) in vs.variables() {

@@ -76,15 +76,16 @@ impl Trainer {
         let (opt_g, opt_d) = (&mut self.opt_g, &mut self.opt_d);
 
         let losses = with_precision(cfg.precision, || {
-            let (content, own, code) = tch::no_grad(|| {
-                let (content, own) = Generator::encode(vgg, &photos);
-                (content, own, StyleCode::from_images(vgg, &paintings))
+            let (feats, own, code) = tch::no_grad(|| {
+                let (feats, own) = Generator::encode(vgg, &photos);
+                (feats, own, StyleCode::from_images(vgg, &paintings))
             });
             // Row 0 of identity steps takes the photo's own statistics: AdaIN then returns its
             // features, and the decoder learns to invert them.
             let code = if identity_row { StyleCode::cat(&[&own.narrow(0, 1), &code.narrow(1, cfg.batch - 1)]) } else { code };
-            let target = Generator::target(&content, &code, 1.0);
-            let out = g.decode(&target, &code).to_kind(Kind::Float);
+            let target = Generator::target(&feats[3], &code, 1.0);
+            let skips = g.skip_targets(&feats, &code, 1.0);
+            let out = g.decode(&target, &code, &skips).to_kind(Kind::Float);
             // Rows the style and adversarial terms apply to.
             let first = if identity_row { 1 } else { 0 };
             let n = cfg.batch - first;

@@ -97,6 +97,30 @@ fn a_resumed_run_takes_the_identical_next_step() {
     }
 }
 
+#[test]
+fn content_skips_added_on_resume_start_from_the_same_model() {
+    let _serial = serial();
+    let cfg = tiny_config();
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("ckpt");
+    let mut a = Trainer::new(cfg.clone(), vgg(), photos(), paintings(), Device::Cpu);
+    for _ in 0..4 {
+        a.train_step();
+    }
+    checkpoint::save(&a, &ckpt).unwrap();
+    let next_a = a.train_step();
+
+    let mut with_skips = cfg.clone();
+    with_skips.decoder.skips = true;
+    let mut b = Trainer::new(with_skips, vgg(), photos(), paintings(), Device::Cpu);
+    checkpoint::load(&mut b, &ckpt).unwrap();
+    // The skip convs start at zero: the same losses as without them; then they learn.
+    let next_b = b.train_step();
+    assert_eq!((next_a.content, next_a.style), (next_b.content, next_b.style));
+    let skip = b.g.vs.variables()["decoder.skip0.weight"].abs().max().double_value(&[]);
+    assert!(skip > 0.0, "the skip conv moved off zero");
+}
+
 fn sorted(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
     let mut v: Vec<_> = vs.variables().into_iter().collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use stylize_model::{Precision, Vgg16};
+use stylize_model::{DecoderConfig, Precision, Vgg16};
 use stylize_train::data::ImageSet;
 use stylize_model::{save_model, ModelInfo};
 use stylize_train::{checkpoint, log, TrainConfig, TrainError, Trainer};
@@ -58,8 +58,16 @@ pub fn run(args: Args) -> Result<()> {
             // A schedule change (learning rate, weights, crops) from here on; the weights and
             // optimiser state carry over, so the networks must be the same shape.
             Some(new) => {
-                if new.decoder != old.decoder || new.discriminator != old.discriminator {
-                    return Err(BadInput("--resume --config: [decoder] and [discriminator] must match the checkpoint's".into()).into());
+                // The one change of shape allowed: content skips added (they start at zero).
+                let adds_skips = new.decoder.skips && !old.decoder.skips && DecoderConfig { skips: false, ..new.decoder } == old.decoder;
+                if (new.decoder != old.decoder && !adds_skips) || new.discriminator != old.discriminator {
+                    return Err(BadInput(
+                        "--resume --config: [decoder] and [discriminator] must match the checkpoint's (or only add skips = true)".into(),
+                    )
+                    .into());
+                }
+                if adds_skips {
+                    eprintln!("adding content skips to the decoder: they start at zero, so training goes on from the same model");
                 }
                 eprintln!("resuming at step {step} with a new config (earlier steps used the checkpoint's)");
                 (new, Some(step))
