@@ -36,9 +36,10 @@ json=$(./target/release/examples/load "$url/api/stylize" "$photo" "$style" "$cli
 echo "$json"
 kill -TERM $pid; wait $pid || true
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$json" "$1"; }
-[ -f "$out" ] || printf '# stylize serve under load\n\nRows appended by `bench/load.sh`: closed-loop clients on loopback, twice the server'"'"'s capacity (workers + queue); a 429 waits 0.2 s and retries. Latency is of the 200 answers, upload to last byte.\n\n| date | command | machine | workers | queue | clients | size | seconds | sent | 200 | 429 | wrong | lost | results/s | p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' > "$out"
-printf '| %s | `%s` | %s cores | %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f ms | %.0f ms |\n' \
-  "$(date -u +%F)" "$command_line" "$(nproc)" "$workers" "$queue" "$clients" "$size" "$(field seconds)" "$(field sent)" "$(field ok)" \
+[ -f "$out" ] || printf '# stylize serve under load\n\nRows appended by `bench/load.sh`: closed-loop clients on loopback, twice the server'"'"'s capacity (workers + queue); a 429 waits 0.2 s and retries. Latency is of the 200 answers, upload to last byte.\n\n| date | command | machine | model | workers | queue | clients | size | seconds | sent | 200 | 429 | wrong | lost | results/s | p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' > "$out"
+steps=$(python3 -c "import json; print(json.load(open('models/default/model.json'))['steps'])")
+printf '| %s | `%s` | %s cores | default, step %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f ms | %.0f ms |\n' \
+  "$(date -u +%F)" "$command_line" "$(nproc)" "$steps" "$workers" "$queue" "$clients" "$size" "$(field seconds)" "$(field sent)" "$(field ok)" \
   "$(field busy_429)" "$(field wrong)" "$(field lost)" "$(field throughput_per_s)" "$(field p50_ms)" "$(field p99_ms)" >> "$out"
 tail -1 "$out"
 [ "$(field wrong)" = 0 ] && [ "$(field lost)" = 0 ] || { echo "load.sh: wrong or lost answers" >&2; exit 1; }
