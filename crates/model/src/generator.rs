@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tch::{nn, Device, Tensor};
 
-use crate::adain::{adain, blend};
+use crate::adain::{adain, adain_given, blend};
 use crate::decoder::SKIP_TAPS;
 use crate::style::STYLE_TAPS;
 use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Vgg16};
@@ -45,11 +45,15 @@ impl Generator {
 
     /// A decoder with content skips takes the photo's features at SKIP_TAPS with the style's
     /// statistics, blended by `strength` like the relu4_1 target; other decoders take none.
-    pub fn skip_targets(&self, feats: &[Tensor], style: &StyleCode, strength: f64) -> Vec<Tensor> {
+    /// `own` holds the features' statistics (the whole image's, when `feats` is one tile).
+    pub fn skip_targets(&self, feats: &[Tensor], own: &StyleCode, style: &StyleCode, strength: f64) -> Vec<Tensor> {
         if !self.decoder.has_skips() {
             return Vec::new();
         }
-        SKIP_TAPS.iter().map(|&l| blend(&feats[l], &adain(&feats[l], &style.means[l], &style.stds[l]), strength)).collect()
+        SKIP_TAPS
+            .iter()
+            .map(|&l| blend(&feats[l], &adain_given(&feats[l], &own.means[l], &own.stds[l], &style.means[l], &style.stds[l]), strength))
+            .collect()
     }
 
     /// The decoder's input: AdaIN of the content features with the style's relu4_1 statistics,
@@ -73,7 +77,7 @@ impl Generator {
             let (x, p) = Self::pad(rgb);
             let (feats, own) = Self::encode(vgg, &x);
             let target = Self::target(&feats[3], style, strength);
-            let skips = self.skip_targets(&feats, style, strength);
+            let skips = self.skip_targets(&feats, &own, style, strength);
             let out = self.decode(&target, &StyleCode::blend(&own, style, strength), &skips);
             p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
         })

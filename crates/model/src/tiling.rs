@@ -18,7 +18,6 @@ use tch::{Kind, Tensor};
 use crate::adain::{adain_given, blend, EPS};
 use crate::convert::rgb8_to_tensor;
 use crate::style::STYLE_TAPS;
-use crate::decoder::SKIP_TAPS;
 use crate::generator::Padding;
 use crate::{Generator, StyleCode, Vgg16};
 
@@ -185,14 +184,7 @@ pub fn stylize_tiled(
             if !g.decoder.has_skips() {
                 return Vec::new();
             }
-            let feats = vgg.features(&region_tensor(&tiles[i].region), &STYLE_TAPS[..3]);
-            SKIP_TAPS
-                .iter()
-                .map(|&l| {
-                    let c = feats[l].to_kind(Kind::Float);
-                    blend(&c, &adain_given(&c, &own.means[l], &own.stds[l], &style.means[l], &style.stds[l]), strength)
-                })
-                .collect()
+            g.skip_targets(&vgg.features(&region_tensor(&tiles[i].region), &STYLE_TAPS[..3]), &own, style, strength)
         };
 
         // Pass 2: each decoder stage's statistics, given the earlier stages'.

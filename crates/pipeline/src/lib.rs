@@ -12,6 +12,12 @@ use tch::{Device, Tensor};
 /// VGG16 pools three times and its convolutions need a few pixels: smaller photos are refused.
 pub const MIN_SIDE: u32 = 16;
 
+/// `None` when a photo of this size can be stylized, else why not ("WxH is too small ...").
+pub fn size_problem(photo: &RgbImage) -> Option<String> {
+    let (w, h) = photo.dimensions();
+    (w < MIN_SIDE || h < MIN_SIDE).then(|| format!("{w}x{h} is too small (at least {MIN_SIDE}x{MIN_SIDE})"))
+}
+
 /// How the photo is sized before stylizing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sizing {
@@ -91,7 +97,7 @@ impl Stylizer {
     /// Stylizes an already sized photo (see [`Sizing`]); the result has the photo's size.
     /// `progress(done, total)` reports tile passes or optimisation steps.
     pub fn stylize(&self, photo: &RgbImage, style: &Style, opts: &Options, progress: &mut dyn FnMut(usize, usize)) -> RgbImage {
-        assert!(photo.width() >= MIN_SIDE && photo.height() >= MIN_SIDE, "callers refuse photos under {MIN_SIDE} px");
+        assert!(size_problem(photo).is_none(), "callers refuse photos under {MIN_SIDE} px");
         let out = with_precision(opts.precision, || self.run(photo, style, opts, progress));
         if opts.preserve_colour {
             stylize_io::preserve_colour(&out, photo)
@@ -147,6 +153,12 @@ mod tests {
         assert_eq!(Sizing::AtMost(800).apply(&img).dimensions(), (400, 200));
         assert_eq!(Sizing::AtMost(200).apply(&img).dimensions(), (200, 100));
         assert_eq!(Sizing::AtMost(0).apply(&img).dimensions(), (400, 200));
+    }
+
+    #[test]
+    fn photos_under_16_px_are_refused() {
+        assert_eq!(size_problem(&RgbImage::new(16, 16)), None);
+        assert_eq!(size_problem(&RgbImage::new(100, 15)).as_deref(), Some("100x15 is too small (at least 16x16)"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use stylize_io::{Limits, LoadedImage, OutputFormat};
-use stylize_pipeline::{Options, Sizing, MIN_SIDE};
+use stylize_pipeline::{size_problem, Options, Sizing, MIN_SIDE};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
@@ -139,8 +139,8 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
     let (photo, alpha, style, style_label) = tokio::task::spawn_blocking(move || {
         let photo = decode(&image, "image", &limits)?;
         let rgb = Sizing::AtMost(size as u32).apply(&photo.rgb);
-        if rgb.width() < MIN_SIDE || rgb.height() < MIN_SIDE {
-            return Err(ApiError::unprocessable(format!("image: {}x{} is too small (at least {MIN_SIDE}x{MIN_SIDE})", rgb.width(), rgb.height())));
+        if let Some(problem) = size_problem(&rgb) {
+            return Err(ApiError::unprocessable(format!("image: {problem}")));
         }
         let (style, label) = match style_source {
             Err((id, image)) => (StyleSource::Gallery { id: id.clone(), image }, id),

@@ -84,7 +84,7 @@ impl Trainer {
             // features, and the decoder learns to invert them.
             let code = if identity_row { StyleCode::cat(&[&own.narrow(0, 1), &code.narrow(1, cfg.batch - 1)]) } else { code };
             let target = Generator::target(&feats[3], &code, 1.0);
-            let skips = g.skip_targets(&feats, &code, 1.0);
+            let skips = g.skip_targets(&feats, &own, &code, 1.0);
             let out = g.decode(&target, &code, &skips).to_kind(Kind::Float);
             // Rows the style and adversarial terms apply to.
             let first = if identity_row { 1 } else { 0 };

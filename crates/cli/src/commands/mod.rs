@@ -11,9 +11,8 @@ use crate::exit::BadInput;
 
 /// VGG16 pools three times and its convolutions need a few pixels: smaller images are refused.
 pub fn check_min_size(path: &Path, img: &stylize_io::RgbImage) -> Result<(), BadInput> {
-    let min = stylize_pipeline::MIN_SIDE;
-    if img.width() < min || img.height() < min {
-        return Err(BadInput(format!("{}: {}x{} is too small (at least {min}x{min})", path.display(), img.width(), img.height())));
+    match stylize_pipeline::size_problem(img) {
+        Some(problem) => Err(BadInput(format!("{}: {problem}", path.display()))),
+        None => Ok(()),
     }
-    Ok(())
 }
