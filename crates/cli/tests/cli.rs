@@ -308,6 +308,10 @@ fn eval_scores_every_method_and_writes_its_report() {
     let sheet = load_rgb(&out.join("sheet.png"));
     assert!(sheet.width() > sheet.height(), "3 columns x 2 rows: {:?}", sheet.dimensions());
     assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("ArtFID-shaped"));
+    // The shipped model decodes the cat back within the CLI test's reconstruction guard.
+    let recon = &report["reconstruction_at_strength_0"];
+    let error = recon["error"].as_f64().unwrap();
+    assert!(error > 0.0 && error < MAX_RECONSTRUCTION_ERROR, "{recon}");
 }
 
 #[test]

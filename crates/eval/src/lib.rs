@@ -4,9 +4,11 @@
 //!   photo's, relative to the photo's own feature energy (0 = same content);
 //! - style distances to the painting: relative distance of the per-channel mean/std at
 //!   relu1_1..relu4_1 (what AdaIN matches), and relative Gram-matrix distance (what Gatys et
-//!   al. match, so it is not what our model optimises: a fairer judge).
+//!   al. match, so it is not what our model optimises: a fairer judge);
+//! - reconstruction: the photo decoded at strength 0 against the photo, in 0..255 (error and
+//!   brightness shift).
 
 pub mod baselines;
 pub mod metrics;
 
-pub use metrics::{content_distance, gram_distance, stat_distance, Scores};
+pub use metrics::{content_distance, gram_distance, stat_distance, Reconstruction, Scores};

@@ -115,6 +115,36 @@ impl Scores {
     }
 }
 
+/// How far a decoded photo (strength 0) is from the photo, on the 0..255 scale.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Reconstruction {
+    /// Mean absolute difference over pixels and channels.
+    pub error: f64,
+    /// Mean luma (Rec. 601) of the output minus the photo's: negative = darker.
+    pub brightness_shift: f64,
+}
+
+impl Reconstruction {
+    /// `out` and `photo`: (1,3,H,W) in 0..1, the same size.
+    pub fn of(out: &Tensor, photo: &Tensor) -> Self {
+        let (out, photo) = (out.to_kind(Kind::Double), photo.to_kind(Kind::Double));
+        let luma = |t: &Tensor| {
+            let w = Tensor::from_slice(&[0.299f64, 0.587, 0.114]).view([1, 3, 1, 1]).to_device(t.device());
+            (t * w).sum_dim_intlist(1, false, Kind::Double).mean(Kind::Double).double_value(&[])
+        };
+        Self {
+            error: 255.0 * (&out - &photo).abs().mean(Kind::Double).double_value(&[]),
+            brightness_shift: 255.0 * (luma(&out) - luma(&photo)),
+        }
+    }
+
+    /// Mean of each figure.
+    pub fn mean(all: &[Self]) -> Self {
+        let n = all.len().max(1) as f64;
+        Self { error: all.iter().map(|r| r.error).sum::<f64>() / n, brightness_shift: all.iter().map(|r| r.brightness_shift).sum::<f64>() / n }
+    }
+}
+
 const CONTENT_TAPS: [Tap; 2] = [Tap::Relu3_1, Tap::Relu4_1];
 
 /// Scores `out` (1,3,H,W in 0..1) against the photo and the painting.
@@ -174,6 +204,19 @@ mod tests {
         assert!((mu.double_value(&[1]) - 5.0).abs() < 1e-12);
         assert!((cov.double_value(&[0, 0]) - 5.0 / 3.0).abs() < 1e-12);
         assert!((cov.double_value(&[0, 1]) - 10.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reconstruction_by_hand() {
+        let photo = Tensor::full([1, 3, 2, 2], 0.5, (Kind::Float, tch::Device::Cpu));
+        // 0.1 darker everywhere: error 25.5, shift -25.5. A red-only change of +0.2 moves luma by 0.299 * 0.2.
+        let r = Reconstruction::of(&(&photo - 0.1), &photo);
+        assert!((r.error - 25.5).abs() < 1e-4 && (r.brightness_shift + 25.5).abs() < 1e-4, "{r:?}");
+        let red = Tensor::cat(&[photo.narrow(1, 0, 1) + 0.2, photo.narrow(1, 1, 2)], 1);
+        let r = Reconstruction::of(&red, &photo);
+        assert!((r.error - 255.0 * 0.2 / 3.0).abs() < 1e-4 && (r.brightness_shift - 255.0 * 0.299 * 0.2).abs() < 1e-4, "{r:?}");
+        let m = Reconstruction::mean(&[Reconstruction { error: 1.0, brightness_shift: -2.0 }, Reconstruction { error: 3.0, brightness_shift: 0.0 }]);
+        assert_eq!(m, Reconstruction { error: 2.0, brightness_shift: -1.0 });
     }
 
     #[test]

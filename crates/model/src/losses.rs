@@ -65,6 +65,14 @@ pub fn identity_loss(out: &Tensor, photo: &Tensor) -> Tensor {
     out.to_kind(Kind::Float).l1_loss(&photo.to_kind(Kind::Float), Reduction::Mean)
 }
 
+/// Colour: L1 between 8x8 block means of the output and the photo (0..1). The block means
+/// carry a picture's colours and brightness but not its texture, so this term corrects a
+/// colour drift that the pixel L1 leaves behind among the texture errors, whose signs vary.
+pub fn colour_loss(out: &Tensor, photo: &Tensor) -> Tensor {
+    let blocks = |t: &Tensor| t.to_kind(Kind::Float).avg_pool2d([8, 8], [8, 8], [0, 0], false, true, None::<i64>);
+    blocks(out).l1_loss(&blocks(photo), Reduction::Mean)
+}
+
 /// Share of patch logits on the right side of 0, averaged over scales: D's accuracy.
 pub fn d_accuracy(real: &[Tensor], fake: &[Tensor]) -> f64 {
     let acc = |ts: &[Tensor], sign: f64| {
@@ -88,6 +96,18 @@ mod tests {
         assert!((d.double_value(&[]) - 0.5).abs() < 1e-6);
         assert!((hinge_g(&[full(-2.0, &[1, 1, 2, 2])]).double_value(&[]) - 2.0).abs() < 1e-6);
         assert_eq!(d_accuracy(&[full(0.5, &[1, 1, 2, 2])], &[full(-2.0, &[1, 1, 2, 2])]), 1.0);
+    }
+
+    #[test]
+    fn colour_loss_sees_a_shift_but_not_texture() {
+        let photo = Tensor::rand([1, 3, 16, 16], (Kind::Float, tch::Device::Cpu));
+        assert_eq!(colour_loss(&photo, &photo).double_value(&[]), 0.0);
+        // A uniform shift of 0.1 is a block-mean error of 0.1.
+        assert!((colour_loss(&(&photo - 0.1), &photo).double_value(&[]) - 0.1).abs() < 1e-6);
+        // A +-0.2 checkerboard averages out inside each 8x8 block.
+        let idx = Tensor::arange(16, (Kind::Float, tch::Device::Cpu));
+        let checker = ((idx.view([16, 1]) + idx.view([1, 16])).remainder(2.0) * 0.4 - 0.2).view([1, 1, 16, 16]);
+        assert!(colour_loss(&(&photo + checker), &photo).double_value(&[]).abs() < 1e-6);
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub struct TrainConfig {
     pub warmup_steps: u64,
     /// Images are resized so their short side is this, before cropping.
     pub short_side: u32,
+    /// If set (0 = off), each crop comes from its image at a random short side between this
+    /// and `short_side`, so the decoder also sees whole objects small, as in photos
+    /// stylized at 256-512 px. Must be at least the crop sizes.
+    pub min_short_side: u32,
     pub generator_adam: AdamConfig,
     pub discriminator_adam: AdamConfig,
     pub content_weight: f64,
@@ -30,6 +34,10 @@ pub struct TrainConfig {
     /// Pixel L1 of the photo decoded from its own features (row 0 of every `identity_every`-th step).
     pub identity_weight: f64,
     pub identity_every: u64,
+    /// L1 of 8x8 block means (colours and brightness) on the identity row, beside the pixel L1.
+    /// 0 by default; stage 4 of the default model turned it on because the pixel L1 alone let
+    /// decoded photos drift darker (see models/default/MODEL_CARD.md).
+    pub identity_colour_weight: f64,
     pub precision: Precision,
     pub decoder: DecoderConfig,
     pub discriminator: DiscriminatorConfig,
@@ -48,6 +56,7 @@ impl Default for TrainConfig {
             warmup_crop: 128,
             warmup_steps: 1500,
             short_side: 512,
+            min_short_side: 0,
             generator_adam: AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999 },
             discriminator_adam: AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999 },
             content_weight: 1.0,
@@ -57,6 +66,7 @@ impl Default for TrainConfig {
             adv_ramp: 1000,
             identity_weight: 5.0,
             identity_every: 4,
+            identity_colour_weight: 0.0,
             precision: Precision::Bf16,
             decoder: DecoderConfig::default(),
             discriminator: DiscriminatorConfig::default(),
@@ -81,7 +91,12 @@ impl TrainConfig {
         check(self.crop >= 64 && self.crop % 8 == 0, "crop must be a multiple of 8, at least 64")?;
         check(self.warmup_crop >= 64 && self.warmup_crop % 8 == 0, "warmup_crop must be a multiple of 8, at least 64")?;
         check(self.short_side >= self.crop.max(self.warmup_crop), "short_side must be at least the crop size")?;
+        check(
+            self.min_short_side == 0 || (self.min_short_side >= self.crop.max(self.warmup_crop) && self.min_short_side <= self.short_side),
+            "min_short_side must be 0 (off) or between the crop size and short_side",
+        )?;
         check(self.checkpoint_every >= 1 && self.log_every >= 1 && self.preview_every >= 1, "*_every must be at least 1")?;
+        check(self.identity_colour_weight >= 0.0, "identity_colour_weight must not be negative")?;
         check(self.identity_every >= 1, "identity_every must be at least 1")?;
         check(self.decoder.width > 0.0, "decoder.width must be positive")?;
         check(!self.decoder.multilevel || self.decoder.width == 1.0, "decoder.multilevel needs decoder.width = 1.0")?;
@@ -91,6 +106,11 @@ impl TrainConfig {
     /// Crop size at `step`.
     pub fn crop_at(&self, step: u64) -> u32 {
         if step < self.warmup_steps { self.warmup_crop } else { self.crop }
+    }
+
+    /// The smallest zoom of a training crop (1 = one scale): `min_short_side / short_side`.
+    pub fn min_zoom(&self) -> f64 {
+        if self.min_short_side == 0 { 1.0 } else { self.min_short_side as f64 / self.short_side as f64 }
     }
 
     /// Adversarial weight at `step`.
@@ -116,6 +136,9 @@ mod tests {
         let e = TrainConfig::from_toml("stepz = 10").unwrap_err();
         assert!(e.contains("stepz"), "{e}");
         assert!(TrainConfig::from_toml("crop = 100").unwrap_err().contains("multiple of 8"));
+        assert!(TrainConfig::from_toml("min_short_side = 100").unwrap_err().contains("min_short_side"));
+        assert_eq!(TrainConfig::from_toml("min_short_side = 256\ncrop = 128").unwrap().min_zoom(), 0.5);
+        assert_eq!(TrainConfig::default().min_zoom(), 1.0);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use stylize_model::augment::diff_augment;
-use stylize_model::losses::{content_loss, d_accuracy, hinge_d, hinge_g, identity_loss, style_loss};
+use stylize_model::losses::{colour_loss, content_loss, d_accuracy, hinge_d, hinge_g, identity_loss, style_loss};
 use stylize_model::optim::Adam;
 use stylize_model::style::STYLE_TAPS;
 use stylize_model::{with_precision, Discriminator, Generator, StyleCode, Vgg16};
@@ -68,8 +68,9 @@ impl Trainer {
         let cfg = self.cfg.clone();
         let crop = cfg.crop_at(self.step);
         let device = self.g.vs.device();
-        let photos = self.content.batch(&mut rng, cfg.batch, crop).to_device(device);
-        let paintings = self.style.batch(&mut rng, cfg.batch, crop).to_device(device);
+        let min_zoom = cfg.min_zoom();
+        let photos = self.content.batch(&mut rng, cfg.batch, crop, min_zoom).to_device(device);
+        let paintings = self.style.batch(&mut rng, cfg.batch, crop, min_zoom).to_device(device);
         let identity_row = self.identity_at(self.step);
         let adv_w = cfg.adv_weight_at(self.step);
         let (vgg, g, d) = (&self.vgg, &self.g, &self.d);
@@ -113,9 +114,13 @@ impl Trainer {
                 total = total + loss_adv * adv_w;
             }
             if identity_row {
-                let loss_id = identity_loss(&out.narrow(0, 0, 1), &photos.narrow(0, 0, 1));
+                let (decoded, photo) = (out.narrow(0, 0, 1), photos.narrow(0, 0, 1));
+                let loss_id = identity_loss(&decoded, &photo);
                 l.identity = loss_id.double_value(&[]);
                 total = total + loss_id * cfg.identity_weight;
+                if cfg.identity_colour_weight > 0.0 {
+                    total = total + colour_loss(&decoded, &photo) * cfg.identity_colour_weight;
+                }
             }
             opt_g.zero_grad();
             total.backward();

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use stylize_eval::baselines::colour_transfer;
 use stylize_eval::metrics::score;
-use stylize_eval::Scores;
+use stylize_eval::{Reconstruction, Scores};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
 use stylize_model::{load_model, StyleCode, Vgg16};
@@ -192,6 +192,11 @@ pub fn run(args: Args) -> Result<()> {
         results.push(MethodResult { method: method.clone(), mean, artfid_shaped: mean.artfid_shaped(), seconds_per_image: seconds / n, pairs: scored });
     }
 
+    // Strength 0 decodes the photo's own features (the style does not enter): how close does
+    // the decoder come back to the photo?
+    let recon = Reconstruction::mean(&xs.iter().map(|x| Reconstruction::of(&generator.stylize(&vgg, x, &codes[0], 0.0), x)).collect::<Vec<_>>());
+    eprintln!("strength 0: error {:.1}/255, brightness shift {:+.1}/255", recon.error, recon.brightness_shift);
+
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let json = serde_json::json!({
         "model": model_dir.display().to_string(),
@@ -201,9 +206,16 @@ pub fn run(args: Args) -> Result<()> {
         "paintings": paintings.iter().map(name).collect::<Vec<_>>(),
         "pairs_scored": pairs.len(),
         "methods": results,
+        "reconstruction_at_strength_0": recon,
     });
     stylize_model::model_dir::write_atomic(&args.out.join("report.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    let md = markdown(&results, &model_dir, info.steps, photos.len(), paintings.len(), pairs.len(), args.size);
+    let mut md = markdown(&results, &model_dir, info.steps, photos.len(), paintings.len(), pairs.len(), args.size);
+    md += &format!(
+        "\nStrength 0 (the photo's own features decoded), over the {} photos: mean absolute error {:.1}/255, brightness shift {:+.1}/255.\n",
+        xs.len(),
+        recon.error,
+        recon.brightness_shift
+    );
     stylize_model::model_dir::write_atomic(&args.out.join("report.md"), md.as_bytes())?;
 
     // The model on every cell of the grid, whichever pairs were scored.
