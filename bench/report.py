@@ -45,6 +45,18 @@ def decoder_flops(s, width):
                     + s * s * (c1 * c1 + c1 * 3))
 
 
+def padded(s):
+    """The side the networks see in `stylize` (generator.rs Padding): a 32 px mirrored margin
+    on each side (photos of 48 px and more), rounded up to a multiple of 8."""
+    m = 32 if s >= 48 else 0
+    return -(-(s + 2 * m) // 8) * 8
+
+
+def skip_flops(s):
+    """The content skips' 1x1 convs (decoder.rs SKIP_TAPS): relu3_1 (256 ch, s/4), relu2_1 (128 ch, s/2)."""
+    return 2 * (s * s / 16 * 256 * 256 + s * s / 4 * 128 * 128)
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -81,8 +93,11 @@ def main():
     with open(os.path.join(args.model, "model.json")) as f:
         info = json.load(f)
     width, multilevel, steps = info["decoder"]["width"], info["decoder"].get("multilevel", False), info.get("steps", "?")
-    flops = {"vgg": vgg_flops(args.size), "decoder": decoder_flops(args.size, width),
-             "stylize": vgg_flops(args.size) + decoder_flops(args.size, width)}
+    skips = info["decoder"].get("skips", False)
+    p = padded(args.size)
+    flops = {"vgg": vgg_flops(args.size),
+             "decoder": decoder_flops(args.size, width) + (skip_flops(args.size) if skips else 0),
+             "stylize": vgg_flops(p) + decoder_flops(p, width) + (skip_flops(p) if skips else 0)}
 
     times = defaultdict(list)  # (workload, precision, impl) -> all timed iterations of all rounds
     rounds = defaultdict(int)
@@ -137,7 +152,8 @@ def main():
         "",
         "Medians over all timed iterations of all rounds (rounds alternate ours, PyTorch, ours, ...;",
         "each round is a fresh process with its own warm-up). GFLOP counts conv multiply-adds x 2",
-        "(formula in bench/report.py). Ratio < 1 means stylize is faster.",
+        "(formula in bench/report.py; `stylize` counts the 32 px edge margin the networks see, and",
+        "the content skips). Ratio < 1 means stylize is faster.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|",

@@ -18,9 +18,10 @@ for crop in ${crops[@]}; do
     rm -rf "$tmp/run"
     "$bin" train --content ../shared/data/photos --style ../shared/data/paintings --out "$tmp/run" \
       --config "$tmp/cfg.toml" --precision "$precision" 2>/dev/null
-    awk -F, -v crop="$crop" -v p="$precision" 'NR>1 {t[NR]=$2} END {
-      n=0; for (i=6; i<=NR; i++) d[n++]=t[i]-t[i-1];
-      asort(d); m=(n%2)?d[(n+1)/2]:(d[n/2]+d[n/2+1])/2;
-      printf "| %s | %s | %.2f | %.1f |\n", crop, p, m, 60/m }' "$tmp/run/log.csv"
+    # Step times from the seconds column (steps 5-14: the last 10), median.
+    # Plain awk and sort: Debian's default awk (mawk) has no asort.
+    m=$(awk -F, 'NR>1 {if (NR>=6) print $2-prev; prev=$2}' "$tmp/run/log.csv" | sort -g |
+      awk '{d[NR]=$1} END {print (NR%2) ? d[(NR+1)/2] : (d[NR/2]+d[NR/2+1])/2}')
+    awk -v crop="$crop" -v p="$precision" -v m="$m" 'BEGIN {printf "| %s | %s | %.2f | %.1f |\n", crop, p, m, 60/m}'
   done
 done

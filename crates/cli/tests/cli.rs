@@ -103,16 +103,16 @@ fn distance_to_photos(strength: &str) -> f64 {
 fn lower_strength_stays_closer_to_the_photo() {
     // Strength 0 decodes the photos' own features (the model was trained to invert them with
     // the identity term); more style moves the result away from the photo. Averaged over four
-    // photos: the shipped model darkens the cat's red background at strength 0 more than at
-    // 0.5 (see models/default/MODEL_CARD.md), while each of the others is monotone.
+    // photos: models up to step 10,570 darkened the cat's red background at strength 0 more
+    // than at 0.5 (see models/default/MODEL_CARD.md).
     let (none, half, full) = (distance_to_photos("0"), distance_to_photos("0.5"), distance_to_photos("1"));
     assert!(none < half && half < full, "distance to the photos at strength 0 / 0.5 / 1: {none:.1} / {half:.1} / {full:.1}");
     // Regression guard for the shipped model (see models/default/MODEL_CARD.md for its value).
     assert!(none < MAX_RECONSTRUCTION_ERROR, "reconstruction error {none:.1} of 255");
 }
 
-/// The shipped model's strength-0 error on these photos: 38.7 measured at step 10,570, + 10%.
-const MAX_RECONSTRUCTION_ERROR: f64 = 42.6;
+/// The shipped model's strength-0 error on these photos: 23.2 measured at step 16,588, + 10%.
+const MAX_RECONSTRUCTION_ERROR: f64 = 25.5;
 
 #[test]
 fn mixing_two_styles_differs_from_either() {
@@ -308,10 +308,10 @@ fn eval_scores_every_method_and_writes_its_report() {
     let sheet = load_rgb(&out.join("sheet.png"));
     assert!(sheet.width() > sheet.height(), "3 columns x 2 rows: {:?}", sheet.dimensions());
     assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("ArtFID-shaped"));
-    // The shipped model decodes the cat back within the CLI test's reconstruction guard.
+    // Strength 0 decodes the cat back: 30.1 of 255 at 64 px with the step-16,588 model, + 10%.
     let recon = &report["reconstruction_at_strength_0"];
     let error = recon["error"].as_f64().unwrap();
-    assert!(error > 0.0 && error < MAX_RECONSTRUCTION_ERROR, "{recon}");
+    assert!(error > 0.0 && error < 33.1 && recon["brightness_shift"].is_f64(), "{recon}");
 }
 
 #[test]
