@@ -21,6 +21,7 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
                 matches!(s, stylize_server::ServerError::Styles { .. } | stylize_server::ServerError::Config(_))
             })
             || c.downcast_ref::<ModelError>().is_some_and(model_input)
+            || c.downcast_ref::<stylize_pipeline::PipelineError>().is_some_and(|p| matches!(p, stylize_pipeline::PipelineError::Size(_)))
             || c.downcast_ref::<TrainError>().is_some_and(|t| match t {
                 TrainError::Folder { .. } | TrainError::Config { .. } | TrainError::Checkpoint { .. } | TrainError::Image(_) => true,
                 TrainError::Model(m) => model_input(m),

@@ -13,7 +13,7 @@ use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, Rgb};
 
 fn wave() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/paintings/gcompris__painting_Katsushika_Hokusai_The_Great_Wave_off_Kanagawa_1823_1829.jpg")
+        .join("../../samples/paintings/hokusai_great_wave.jpg")
         .display()
         .to_string()
 }
@@ -36,6 +36,12 @@ fn a_corpus_of_bad_and_unusual_files() {
         ("one.png", png(&DynamicImage::ImageRgb8(ImageBuffer::from_pixel(1, 1, Rgb([9, 9, 9])))), "too small"),
         ("wide.png", png(&DynamicImage::ImageRgb8(ImageBuffer::from_pixel(100_000, 1, Rgb([9, 9, 9])))), "too small"),
         ("bomb.png", png_claiming(60_000, 60_000), "megapixels"),
+        // Formats users send that the decoder lacks: named, not called corrupt.
+        ("phone.jpg", [&b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"[..], &[0u8; 64]].concat(), "unsupported format: HEIC"),
+        ("drawing.png", b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(), "unsupported format: SVG"),
+        ("scan.jpg", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec(), "unsupported format: PDF"),
+        ("layers.png", [&b"8BPS\0\x01"[..], &[0u8; 64]].concat(), "unsupported format: PSD"),
+        ("cut_progressive.jpg", { let p = progressive_jpeg(&photo, 90); p[..p.len() * 2 / 3].to_vec() }, "cut short"),
     ];
     // Accepted: converted to 8-bit RGB (alpha kept aside), the first frame of an animation.
     let gray16: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_fn(64, 48, |x, _| Luma([(x * 1000) as u16]));

@@ -9,10 +9,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 fn data(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(sub)
 }
 
-const WAVE: &str = "gcompris__painting_Katsushika_Hokusai_The_Great_Wave_off_Kanagawa_1823_1829.jpg";
+const WAVE: &str = "hokusai_great_wave.jpg";
 
 /// One request on a fresh connection; returns (status, headers, body).
 fn http(addr: &str, request: &[u8]) -> (u16, String, Vec<u8>) {
@@ -76,8 +76,8 @@ fn serve_answers_over_http_keeps_client_names_out_of_the_log_and_stops_on_sigter
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&body).contains("\"ok\""));
 
-    let photo = std::fs::read(data("photos/gcompris__explore_farm_animals_cat.jpg")).unwrap();
-    let id = "katsushika-hokusai-the-great-wave-off-kanagawa-1823-1829";
+    let photo = std::fs::read(data("photos/cat.jpg")).unwrap();
+    let id = "hokusai-great-wave";
     let (status, head, png) = multipart_post(&addr, "/api/stylize", "secret_holiday.jpg", &photo, id);
     assert_eq!(status, 200, "{head}");
     assert!(head.to_ascii_lowercase().contains("content-type: image/png"), "{head}");

@@ -2,7 +2,9 @@
 //! No tensor library here on purpose, so this crate builds without libtorch.
 
 use image::imageops::{self, FilterType};
-use image::{ImageBuffer, Pixel};
+use image::{ImageBuffer, Pixel, RgbImage};
+
+use crate::error::fmt_megapixels;
 
 /// Lanczos3: sharpest of image's filters, worth its cost on a few photos per run.
 const FILTER: FilterType = FilterType::Lanczos3;
@@ -42,6 +44,86 @@ where
         Some((nw, nh)) => imageops::resize(img, nw, nh, FILTER),
         None => img.clone(),
     }
+}
+
+/// How an image is sized before the networks see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sizing {
+    /// The longer side becomes exactly this (up or down).
+    Exact(u32),
+    /// Shrink when the longer side exceeds this; 0 keeps the full resolution.
+    AtMost(u32),
+    /// The shorter side becomes exactly this (up or down).
+    ShortSide(u32),
+}
+
+impl Sizing {
+    /// The `(w, h)` a `w` x `h` image gets, computed as the resize computes it.
+    pub fn dims(self, w: u32, h: u32) -> (u32, u32) {
+        let scaled = match self {
+            Sizing::Exact(s) => scaled_dims(w, h, w.max(h), s, true),
+            Sizing::AtMost(0) => None,
+            Sizing::AtMost(s) => scaled_dims(w, h, w.max(h), s, false),
+            Sizing::ShortSide(s) => scaled_dims(w, h, w.min(h), s, true),
+        };
+        scaled.unwrap_or((w, h))
+    }
+
+    pub fn apply(self, rgb: &RgbImage) -> RgbImage {
+        match self {
+            Sizing::Exact(s) => resize_to_max_side(rgb, s, true),
+            Sizing::AtMost(0) => rgb.clone(),
+            Sizing::AtMost(s) => resize_to_max_side(rgb, s, false),
+            Sizing::ShortSide(s) => resize_to_short_side(rgb, s, true),
+        }
+    }
+}
+
+/// An image that does not fit the networks once sized: the one size check, made on the size
+/// after the last resize, worded with the file's own size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    #[error("{}", too_small(*.original, *.sized, *.min_side))]
+    TooSmall {
+        original: (u32, u32),
+        sized: (u32, u32),
+        min_side: u32,
+    },
+    #[error(
+        "{}x{} would be resized to {}x{} = {} megapixels, over the limit of {} megapixels",
+        .original.0, .original.1, .sized.0, .sized.1,
+        fmt_megapixels(u64::from(.sized.0) * u64::from(.sized.1)),
+        fmt_megapixels(*.max_pixels)
+    )]
+    TooLarge {
+        original: (u32, u32),
+        sized: (u32, u32),
+        max_pixels: u64,
+    },
+}
+
+fn too_small((w, h): (u32, u32), (sw, sh): (u32, u32), min: u32) -> String {
+    if (w, h) == (sw, sh) {
+        format!("{w}x{h} is too small (at least {min}x{min})")
+    } else {
+        format!("{w}x{h} is too small: it would be resized to {sw}x{sh}, and both sides must be at least {min} px")
+    }
+}
+
+/// Sizes `img` as `sizing` says, refusing (before any pixel is resized) a result with a side
+/// under `min_side` or more than `max_pixels` pixels.
+pub fn fit(img: &RgbImage, sizing: Sizing, min_side: u32, max_pixels: u64) -> Result<RgbImage, SizeError> {
+    let original = img.dimensions();
+    let sized = sizing.dims(original.0, original.1);
+    if sized.0 < min_side || sized.1 < min_side {
+        return Err(SizeError::TooSmall { original, sized, min_side });
+    }
+    if u64::from(sized.0) * u64::from(sized.1) > max_pixels {
+        return Err(SizeError::TooLarge { original, sized, max_pixels });
+    }
+    let out = sizing.apply(img);
+    debug_assert_eq!(out.dimensions(), sized);
+    Ok(out)
 }
 
 /// New `(w, h)` scaling side `side` (one of `w`, `h`) to `target`; `None` = keep as is.
@@ -107,6 +189,41 @@ mod tests {
         assert_eq!(resize_to_max_side(&mask, 50, false).dimensions(), (50, 25));
         let empty = RgbImage::new(0, 0);
         assert_eq!(resize_to_max_side(&empty, 50, true).dimensions(), (0, 0));
+    }
+
+    #[test]
+    fn sizing_rules() {
+        let img = RgbImage::new(400, 200);
+        assert_eq!(Sizing::Exact(100).apply(&img).dimensions(), (100, 50));
+        assert_eq!(Sizing::Exact(800).apply(&img).dimensions(), (800, 400));
+        assert_eq!(Sizing::AtMost(800).apply(&img).dimensions(), (400, 200));
+        assert_eq!(Sizing::AtMost(200).apply(&img).dimensions(), (200, 100));
+        assert_eq!(Sizing::AtMost(0).apply(&img).dimensions(), (400, 200));
+        assert_eq!(Sizing::ShortSide(100).apply(&img).dimensions(), (200, 100));
+        for s in [Sizing::Exact(333), Sizing::AtMost(77), Sizing::ShortSide(51), Sizing::AtMost(0)] {
+            assert_eq!(s.dims(400, 200), s.apply(&img).dimensions(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn fit_checks_the_size_after_the_last_resize_and_names_the_original() {
+        // A 20000x2 painting at a 512 px style size is 512x1: refused, with both sizes named.
+        let e = fit(&RgbImage::new(20_000, 2), Sizing::Exact(512), 16, 64_000_000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "20000x2 is too small: it would be resized to 512x1, and both sides must be at least 16 px"
+        );
+        let e = fit(&RgbImage::new(10, 40), Sizing::AtMost(1024), 16, 64_000_000).unwrap_err();
+        assert_eq!(e.to_string(), "10x40 is too small (at least 16x16)");
+        // Big enough before, too small after (and the other way round).
+        assert!(fit(&RgbImage::new(100, 20), Sizing::AtMost(50), 16, u64::MAX).is_err());
+        assert_eq!(fit(&RgbImage::new(10, 12), Sizing::Exact(64), 16, u64::MAX).unwrap().dimensions(), (53, 64));
+        // Upscaling past the pixel limit is refused before a pixel is allocated.
+        let e = fit(&RgbImage::new(640, 480), Sizing::Exact(20_000), 16, 64_000_000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "640x480 would be resized to 20000x15000 = 300 megapixels, over the limit of 64 megapixels"
+        );
     }
 
     #[test]

@@ -15,6 +15,12 @@ pub enum ImageError {
     PermissionDenied { path: String },
     #[error("cannot read {path}: is a directory")]
     IsDirectory { path: String },
+    /// A FIFO, socket or device given as an input: refused before reading, since reading
+    /// it could block forever (a FIFO without a writer) or never end (`/dev/zero`).
+    #[error("cannot read {path}: not a regular file ({kind})")]
+    NotRegularFile { path: String, kind: &'static str },
+    #[error("cannot read {path}: too many levels of symbolic links (a symlink loop?)")]
+    SymlinkLoop { path: String },
     #[error("cannot read {path}: file is empty (0 bytes)")]
     Empty { path: String },
     #[error(
@@ -29,8 +35,10 @@ pub enum ImageError {
     },
     #[error("cannot read {path}: not an image (unrecognised content)")]
     NotAnImage { path: String },
+    /// A format recognised from its content that cannot be decoded here (HEIC, camera
+    /// RAW, SVG, PDF...); `format` names it for the user.
     #[error(
-        "cannot read {path}: {format} is not a supported format (use JPEG, PNG, WebP, TIFF, BMP or GIF)"
+        "cannot read {path}: unsupported format: {format} (use JPEG, PNG, WebP, TIFF, BMP or GIF)"
     )]
     UnsupportedFormat { path: String, format: &'static str },
     #[error(
@@ -84,6 +92,8 @@ impl ImageError {
             ImageError::NotFound { path }
             | ImageError::PermissionDenied { path }
             | ImageError::IsDirectory { path }
+            | ImageError::NotRegularFile { path, .. }
+            | ImageError::SymlinkLoop { path }
             | ImageError::Empty { path }
             | ImageError::FileTooLarge { path, .. }
             | ImageError::NotAnImage { path }
@@ -213,5 +223,22 @@ mod tests {
             "cannot read photo.jpg: file is empty (0 bytes)"
         );
         assert_eq!(e.path(), "photo.jpg");
+        let e = ImageError::UnsupportedFormat {
+            path: "IMG_0001.HEIC".into(),
+            format: "HEIC",
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot read IMG_0001.HEIC: unsupported format: HEIC (use JPEG, PNG, WebP, TIFF, BMP or GIF)"
+        );
+        let e = ImageError::NotRegularFile {
+            path: "pipe".into(),
+            kind: "a FIFO",
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot read pipe: not a regular file (a FIFO)"
+        );
+        assert_eq!(e.path(), "pipe");
     }
 }

@@ -42,6 +42,19 @@ impl Limits {
     pub(crate) fn decoder_alloc_budget(&self) -> u64 {
         self.max_pixels.saturating_mul(8).saturating_add(64 << 20)
     }
+
+    /// Byte budget of the PNG decoder's own counter, which covers everything it allocates
+    /// except the output pixels: chunk buffers, text (held about three times over while
+    /// parsed), the inflated ICC profile, and row buffers (8 bytes a pixel, twice over).
+    /// Real files fit with room to spare; an iCCP chunk inflating to gigabytes stops at
+    /// 64 MiB plus a few times the file. Never above [`Self::decoder_alloc_budget`].
+    pub(crate) fn png_side_budget(&self, file_len: usize, width: u32) -> u64 {
+        let file = u64::try_from(file_len).unwrap_or(u64::MAX);
+        (64u64 << 20)
+            .saturating_add(file.saturating_mul(3))
+            .saturating_add(u64::from(width).saturating_mul(16))
+            .min(self.decoder_alloc_budget())
+    }
 }
 
 #[cfg(test)]
@@ -65,6 +78,28 @@ mod tests {
         assert_eq!(
             Limits::from_megapixels_and_mb(1e30, 1e30).max_pixels,
             u64::MAX
+        );
+    }
+
+    #[test]
+    fn png_side_budget_grows_with_file_and_width_but_stays_under_the_total() {
+        let l = Limits::default();
+        assert_eq!(l.png_side_budget(0, 0), 64 << 20);
+        assert_eq!(
+            l.png_side_budget(10 << 20, 1000),
+            (64 << 20) + (30 << 20) + 16_000
+        );
+        assert_eq!(
+            l.png_side_budget(usize::MAX, u32::MAX),
+            l.decoder_alloc_budget()
+        );
+        let tiny = Limits {
+            max_pixels: 0,
+            max_file_bytes: 0,
+        };
+        assert_eq!(
+            tiny.png_side_budget(1 << 20, 100),
+            tiny.decoder_alloc_budget()
         );
     }
 

@@ -287,16 +287,27 @@ fn insert_jpeg_comment(jpeg: &[u8], comment: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Write `bytes` to a temporary file next to `path`, flush it to disk, then rename it
-/// over `path`. On any failure the temporary file is removed (tempfile deletes it on
-/// drop) and `path` is left as it was.
+/// Write `bytes` so that `path` appears complete or not at all, whatever happens to the
+/// process meanwhile (Ctrl-C, SIGTERM, SIGKILL, a full disk).
+///
+/// On Linux the bytes go into an unnamed file (`O_TMPFILE`) in the target's directory, which
+/// the kernel frees if the process dies; it gets its name only once complete: linked straight
+/// to `path` when there is nothing there, else linked to a hidden name and renamed over `path`
+/// (two system calls: only a SIGKILL between them can leave a `.stylize-*.tmp`). Where the file
+/// system has no `O_TMPFILE`, a named temporary file is written and renamed (then a kill
+/// mid-write can leave it behind). `path` itself, if it exists, must be a regular file: an
+/// output never replaces a device, a FIFO or a directory.
 fn write_atomic(path: &Path, name: &str, bytes: &[u8]) -> Result<(), ImageError> {
     let err = |detail: String| ImageError::Write {
         path: name.to_string(),
         detail,
     };
-    if path.is_dir() {
-        return Err(err("is a directory".into()));
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => return Err(err("is a directory".into())),
+        Ok(m) if !m.is_file() => {
+            return Err(err(format!("not a regular file ({})", file_kind(&m))))
+        }
+        _ => {}
     }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -310,6 +321,21 @@ fn write_atomic(path: &Path, name: &str, bytes: &[u8]) -> Result<(), ImageError>
         }
         Err(e) => return Err(err(format!("directory {}: {}", dir.display(), one_line(e)))),
     }
+    let dir_err = |e: std::io::Error| {
+        let why = match (e.kind(), e.raw_os_error()) {
+            (std::io::ErrorKind::PermissionDenied, _) => "permission denied",
+            (_, Some(30)) => "read-only file system", // EROFS
+            _ => return err(one_line(e)),
+        };
+        err(format!("directory {} is not writable ({why})", dir.display()))
+    };
+
+    #[cfg(target_os = "linux")]
+    match unnamed::write(dir, path, bytes) {
+        Ok(()) => return Ok(()),
+        Err(unnamed::Error::Unsupported) => {}
+        Err(unnamed::Error::Io(e)) => return Err(dir_err(e)),
+    }
 
     let mut builder = tempfile::Builder::new();
     builder.prefix(".stylize-").suffix(".tmp");
@@ -319,25 +345,109 @@ fn write_atomic(path: &Path, name: &str, bytes: &[u8]) -> Result<(), ImageError>
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
-            err(format!(
-                "directory {} is not writable (permission denied)",
-                dir.display()
-            ))
-        } else {
-            err(format!(
-                "cannot create a file in {}: {}",
-                dir.display(),
-                one_line(e)
-            ))
-        }
-    })?;
+    let mut tmp = builder.tempfile_in(dir).map_err(dir_err)?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| err(one_line(e)))?;
     tmp.persist(path).map_err(|e| err(one_line(e.error)))?;
     Ok(())
+}
+
+/// What a non-regular file is, for messages.
+fn file_kind(m: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_char_device() {
+            return "a character device";
+        } else if t.is_block_device() {
+            return "a block device";
+        } else if t.is_fifo() {
+            return "a FIFO";
+        } else if t.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = m;
+    "not a file"
+}
+
+/// Files that have no name until they are complete (Linux `O_TMPFILE`).
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use std::ffi::CString;
+    use std::fs::File;
+    use std::io::{self, Write};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    pub enum Error {
+        /// This file system (or kernel) has no `O_TMPFILE`, or `/proc` is missing: use a named file.
+        Unsupported,
+        Io(io::Error),
+    }
+
+    impl From<io::Error> for Error {
+        fn from(e: io::Error) -> Self {
+            Error::Io(e)
+        }
+    }
+
+    fn c_path(p: &Path) -> io::Result<CString> {
+        CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+    }
+
+    pub fn write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        let c_dir = c_path(dir)?;
+        // SAFETY: a valid NUL-terminated path; the returned descriptor is owned by `file` below.
+        let fd = unsafe { libc::open(c_dir.as_ptr(), libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC, 0o666 as libc::c_uint) };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL) => Err(Error::Unsupported),
+                _ => Err(Error::Io(e)),
+            };
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        let mut file = unsafe { File::from_raw_fd(fd) };
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        let proc_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
+        let link = |to: &Path| -> io::Result<()> {
+            let c_to = c_path(to)?;
+            // SAFETY: valid NUL-terminated paths; AT_SYMLINK_FOLLOW makes the /proc link name the open file.
+            let r = unsafe { libc::linkat(libc::AT_FDCWD, proc_path.as_ptr(), libc::AT_FDCWD, c_to.as_ptr(), libc::AT_SYMLINK_FOLLOW) };
+            if r == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        };
+        // Nothing at `path` yet: one atomic link, with no moment where a partial file has a name.
+        match link(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !Path::new("/proc/self/fd").exists() => return Err(Error::Unsupported),
+            Err(e) => return Err(Error::Io(e)),
+        }
+        // Replacing a file: link under a hidden unique name, then rename over `path`.
+        for attempt in 0..16u32 {
+            let tmp = dir.join(format!(".stylize-{}-{}-{attempt}.tmp", std::process::id(), file.as_raw_fd()));
+            match link(&tmp) {
+                Ok(()) => {
+                    return std::fs::rename(&tmp, path).map_err(|e| {
+                        let _ = std::fs::remove_file(&tmp);
+                        Error::Io(e)
+                    })
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+        Err(Error::Io(io::Error::new(io::ErrorKind::AlreadyExists, "no free temporary name")))
+    }
 }
 
 #[cfg(test)]

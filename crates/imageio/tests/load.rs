@@ -432,6 +432,82 @@ fn exif_orientation_6_rotates_the_image() {
     assert!(close(l.rgb.get_pixel(28, 8).0, [255, 0, 0], 40));
 }
 
+/// Where the stored (file) pixel shown at display position (x, y) lives, for an upright
+/// image of `w` x `h`: the eight EXIF orientations, written out by hand rather than
+/// borrowed from `image`, so the test does not check the library against itself.
+fn stored_coords(orientation: u16, x: u32, y: u32, w: u32, h: u32) -> (u32, u32) {
+    match orientation {
+        1 => (x, y),
+        2 => (w - 1 - x, y),         // mirrored left-right
+        3 => (w - 1 - x, h - 1 - y), // rotated 180
+        4 => (x, h - 1 - y),         // mirrored top-bottom
+        5 => (y, x),                 // transposed
+        6 => (y, w - 1 - x),         // display = stored turned 90 clockwise
+        7 => (h - 1 - y, w - 1 - x), // transversed
+        8 => (h - 1 - y, x),         // display = stored turned 90 anticlockwise
+        _ => unreachable!(),
+    }
+}
+
+/// The pixels a camera would store for `upright` when it writes `orientation`.
+fn as_stored(upright: &image::RgbImage, orientation: u16) -> image::RgbImage {
+    let (w, h) = upright.dimensions();
+    let (sw, sh) = if orientation >= 5 { (h, w) } else { (w, h) };
+    let mut stored = image::RgbImage::new(sw, sh);
+    for (x, y, px) in upright.enumerate_pixels() {
+        let (sx, sy) = stored_coords(orientation, x, y, w, h);
+        stored.put_pixel(sx, sy, *px);
+    }
+    stored
+}
+
+/// Orientations 3 and 6 were checked (by two pixels each) before; this covers 2-8, every
+/// pixel, in JPEG (APP1) and PNG (eXIf).
+#[test]
+fn every_exif_orientation_is_applied() {
+    // 3x2 blocks of 16x16, six different colours: no mirror or rotation maps it onto
+    // itself, and flat blocks aligned to JPEG's 8x8 grid (4:4:4) survive compression.
+    const COLOURS: [[u8; 3]; 6] = [
+        [230, 30, 30],
+        [30, 200, 40],
+        [40, 40, 220],
+        [240, 220, 40],
+        [20, 20, 20],
+        [250, 250, 250],
+    ];
+    let upright =
+        image::RgbImage::from_fn(48, 32, |x, y| Rgb(COLOURS[(y / 16 * 3 + x / 16) as usize]));
+    // Quality 95 leaves flat blocks within a few levels (DC quantisation and YCbCr
+    // rounding); a misplaced block is off by 100 or more.
+    const JPEG_TOLERANCE: i16 = 6;
+    for o in 1..=8u16 {
+        let stored = as_stored(&upright, o);
+        let jpg = jpeg_insert_segment(
+            &jpeg_444(&stored, 95, None),
+            0xE1,
+            &exif_orientation_payload(o),
+        );
+        let l = load_from_bytes(&jpg, "o.jpg", &Limits::default()).unwrap();
+        assert_eq!(l.dimensions(), (48, 32), "JPEG orientation {o}");
+        for (x, y, px) in upright.enumerate_pixels() {
+            let got = l.rgb.get_pixel(x, y).0;
+            assert!(
+                close(got, px.0, JPEG_TOLERANCE),
+                "JPEG orientation {o} at ({x},{y}): {got:?} vs {:?}",
+                px.0
+            );
+        }
+
+        let png_bytes = png_insert_chunk(
+            &png(&DynamicImage::ImageRgb8(stored)),
+            b"eXIf",
+            &exif_tiff_orientation(o),
+        );
+        let l = load_from_bytes(&png_bytes, "o.png", &Limits::default()).unwrap();
+        assert_eq!(l.rgb, upright, "PNG orientation {o}");
+    }
+}
+
 #[test]
 fn broken_exif_does_not_cost_the_photo() {
     let plain = jpeg(&gradient_rgb(16, 8), 90);

@@ -1,4 +1,4 @@
-//! Real photos from the project's shared data set (../shared/data next to the repo).
+//! Real photos and paintings from the repository's sample set (samples/).
 
 mod common;
 
@@ -8,10 +8,10 @@ use common::list;
 use stylize_io::{load, resize_to_max_side, save, Limits, SaveOptions};
 
 fn data_dir() -> PathBuf {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples"));
     assert!(
         p.join("photos").is_dir(),
-        "test data missing: expected photos in {} (the shared/ checkout next to the repository)",
+        "sample images missing: expected photos in {}",
         p.display()
     );
     p.to_path_buf()
@@ -19,7 +19,7 @@ fn data_dir() -> PathBuf {
 
 #[test]
 fn cat_photo_loads_and_round_trips_through_all_output_formats() {
-    let cat = data_dir().join("photos/gcompris__explore_farm_animals_cat.jpg");
+    let cat = data_dir().join("photos/cat.jpg");
     let l = load(&cat, &Limits::default()).unwrap();
     assert_eq!(l.dimensions(), (640, 480));
     assert!(l.alpha.is_none());
@@ -56,15 +56,16 @@ fn cat_photo_loads_and_round_trips_through_all_output_formats() {
 }
 
 #[test]
-fn every_shared_photo_loads() {
-    let dir = data_dir().join("photos");
+fn every_sample_image_loads() {
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let p = entry.unwrap().path();
-        let l = load(&p, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
-        let (w, h) = l.dimensions();
-        assert!(w > 0 && h > 0);
-        n += 1;
+    for sub in ["photos", "paintings"] {
+        for entry in std::fs::read_dir(data_dir().join(sub)).unwrap() {
+            let p = entry.unwrap().path();
+            let l = load(&p, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+            let (w, h) = l.dimensions();
+            assert!(w >= 300 && h >= 300, "{}: {w}x{h}", p.display());
+            n += 1;
+        }
     }
-    assert!(n > 0, "no photos in {}", dir.display());
+    assert_eq!(n, 7, "3 photos and 4 paintings in samples/");
 }

@@ -245,3 +245,68 @@ fn writes_are_atomic_and_leave_no_temporary_files() {
     assert_err(&e, &s(&empty), "image is empty (0x0)");
     assert_eq!(list(d.path()), vec!["result.jpg", "result.png"]);
 }
+
+#[test]
+fn outputs_never_replace_devices_or_fifos() {
+    let d = tmp();
+    let fifo = d.path().join("pipe.png");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let e = save(&fifo, &gradient_rgb(4, 4), None, &SaveOptions::default()).unwrap_err();
+    assert_err(&e, &s(&fifo), "not a regular file (a FIFO)");
+    // /dev/full is the classic "disk full" device; as root, a rename would replace the node itself.
+    let e = save(Path::new("/dev/full"), &gradient_rgb(4, 4), None, &SaveOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("/dev/full"), "{e}");
+    assert!(std::fs::metadata("/dev/full").is_ok_and(|m| !m.is_file()), "/dev/full is still the device");
+}
+
+/// A small tmpfs, where the test may mount one (root with mount rights): a real full disk.
+struct SmallFs(tempfile::TempDir);
+
+impl SmallFs {
+    fn mount(options: &str) -> Option<SmallFs> {
+        let d = tmp();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(d.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallFs(d))
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_leaves_neither_a_partial_output_nor_a_temporary_file() {
+    let Some(fs) = SmallFs::mount("size=64k") else {
+        eprintln!("skipped: cannot mount a tmpfs here (the /dev/full case is in outputs_never_replace_devices_or_fifos)");
+        return;
+    };
+    let p = fs.0.path().join("big.png");
+    // Noise does not compress: about 600 KB of PNG into 64 KB.
+    let e = save(&p, &noise_rgb(450, 450, 3), None, &SaveOptions::default()).unwrap_err();
+    assert_err(&e, &s(&p), "No space left on device");
+    assert!(list(fs.0.path()).is_empty(), "{:?}", list(fs.0.path()));
+    // An existing output is kept as it was when the new one does not fit.
+    let small = gradient_rgb(8, 8);
+    save(&p, &small, None, &SaveOptions::default()).unwrap();
+    assert!(save(&p, &noise_rgb(450, 450, 4), None, &SaveOptions::default()).is_err());
+    assert_eq!(load(&p, &Limits::default()).unwrap().rgb, small);
+    assert_eq!(list(fs.0.path()), vec!["big.png"]);
+}
+
+#[test]
+fn a_read_only_file_system_is_named_and_left_alone() {
+    let Some(fs) = SmallFs::mount("ro,size=64k") else {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    };
+    let p = fs.0.path().join("out.png");
+    let e = save(&p, &gradient_rgb(4, 4), None, &SaveOptions::default()).unwrap_err();
+    assert_err(&e, &s(&p), "is not writable (read-only file system)");
+}

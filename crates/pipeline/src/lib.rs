@@ -1,40 +1,49 @@
 //! One photo in, one stylized image out: the per-image work that `stylize run` and
 //! `stylize serve` share. Loading (weights, files, uploads) stays with the callers; this crate
-//! only sizes the photo, runs the network (whole or in tiles) and applies colour preservation.
+//! sizes images (and checks the size after the last resize), runs the network (whole or in
+//! tiles) and applies colour preservation. No call here panics on an image a user gave.
+
+mod guard;
 
 use stylize_io::RgbImage;
 use stylize_model::convert::{rgb8_to_tensor, tensor_to_rgb8};
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
 use stylize_model::tiling::{stylize_tiled, TileConfig};
 use stylize_model::{with_precision, Generator, Precision, StyleCode, Vgg16};
+pub use stylize_io::{SizeError, Sizing};
 use tch::{Device, Tensor};
 
-/// VGG16 pools three times and its convolutions need a few pixels: smaller photos are refused.
+pub use guard::install_panic_hook;
+
+/// VGG16 pools three times and its convolutions need a few pixels: smaller images are refused.
 pub const MIN_SIDE: u32 = 16;
 
-/// `None` when a photo of this size can be stylized, else why not ("WxH is too small ...").
-pub fn size_problem(photo: &RgbImage) -> Option<String> {
-    let (w, h) = photo.dimensions();
-    (w < MIN_SIDE || h < MIN_SIDE).then(|| format!("{w}x{h} is too small (at least {MIN_SIDE}x{MIN_SIDE})"))
+/// The largest image the networks are given after sizing (as the loader's default input limit).
+pub const MAX_PIXELS: u64 = stylize_io::DEFAULT_MAX_PIXELS;
+
+/// Sizes a photo or a painting for the networks and checks the result: every image goes
+/// through here, after its last resize, before any network sees it.
+pub fn fit(img: &RgbImage, sizing: Sizing) -> Result<RgbImage, SizeError> {
+    stylize_io::fit(img, sizing, MIN_SIDE, MAX_PIXELS)
 }
 
-/// How the photo is sized before stylizing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sizing {
-    /// The longer side becomes exactly this (up or down).
-    Exact(u32),
-    /// Shrink when the longer side exceeds this; 0 keeps the full resolution.
-    AtMost(u32),
+/// Why an image could not be stylized.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Size(#[from] SizeError),
+    /// libtorch refused the computation (a bug, or memory): the first line of its message.
+    #[error("the network failed: {0}")]
+    Network(String),
 }
 
-impl Sizing {
-    pub fn apply(self, rgb: &RgbImage) -> RgbImage {
-        match self {
-            Sizing::Exact(s) => stylize_io::resize_to_max_side(rgb, s, true),
-            Sizing::AtMost(0) => rgb.clone(),
-            Sizing::AtMost(s) => stylize_io::resize_to_max_side(rgb, s, false),
-        }
+/// An image already sized must still fit (no resize happens here).
+fn check(img: &RgbImage) -> Result<(), SizeError> {
+    let (w, h) = img.dimensions();
+    if w < MIN_SIDE || h < MIN_SIDE {
+        return Err(SizeError::TooSmall { original: (w, h), sized: (w, h), min_side: MIN_SIDE });
     }
+    Ok(())
 }
 
 /// What runs the pixels: the trained generator, or Gatys optimisation (no model).
@@ -80,35 +89,37 @@ impl Stylizer {
     }
 
     /// The style of one or several paintings, mixed by `weights` (one per painting, not all 0).
-    /// Each painting is resized so its longer side is `side` (the brush-stroke scale).
-    pub fn style(&self, paintings: &[&RgbImage], weights: &[f64], side: u32, precision: Precision) -> Style {
-        assert_eq!(paintings.len(), weights.len(), "one weight per painting");
-        let tensors: Vec<Tensor> =
-            paintings.iter().map(|p| self.tensor(&stylize_io::resize_to_max_side(p, side.max(MIN_SIDE), true))).collect();
-        with_precision(precision, || match self.method {
-            Method::Model(_) => {
-                let codes: Vec<StyleCode> = tensors.iter().map(|t| StyleCode::from_images(&self.vgg, t)).collect();
-                Style::Code(StyleCode::mix(&codes.iter().collect::<Vec<_>>(), weights))
-            }
-            Method::Optimize { .. } => Style::Grams(style_grams(&self.vgg, &tensors, weights)),
+    /// Each painting is already sized by [`fit`] (its longer side sets the brush-stroke scale).
+    pub fn style(&self, paintings: &[&RgbImage], weights: &[f64], precision: Precision) -> Result<Style, PipelineError> {
+        if paintings.is_empty() || paintings.len() != weights.len() {
+            return Err(PipelineError::Network(format!("{} paintings for {} weights", paintings.len(), weights.len())));
+        }
+        for p in paintings {
+            check(p)?;
+        }
+        guard::guarded(|| {
+            let tensors: Vec<Tensor> = paintings.iter().map(|p| self.tensor(p)).collect();
+            with_precision(precision, || match self.method {
+                Method::Model(_) => {
+                    let codes: Vec<StyleCode> = tensors.iter().map(|t| StyleCode::from_images(&self.vgg, t)).collect();
+                    Style::Code(StyleCode::mix(&codes.iter().collect::<Vec<_>>(), weights))
+                }
+                Method::Optimize { .. } => Style::Grams(style_grams(&self.vgg, &tensors, weights)),
+            })
         })
     }
 
-    /// Stylizes an already sized photo (see [`Sizing`]); the result has the photo's size.
+    /// Stylizes a photo already sized by [`fit`]; the result has the photo's size.
     /// `progress(done, total)` reports tile passes or optimisation steps.
-    pub fn stylize(&self, photo: &RgbImage, style: &Style, opts: &Options, progress: &mut dyn FnMut(usize, usize)) -> RgbImage {
-        assert!(size_problem(photo).is_none(), "callers refuse photos under {MIN_SIDE} px");
-        let out = with_precision(opts.precision, || self.run(photo, style, opts, progress));
-        if opts.preserve_colour {
-            stylize_io::preserve_colour(&out, photo)
-        } else {
-            out
-        }
+    pub fn stylize(&self, photo: &RgbImage, style: &Style, opts: &Options, progress: &mut dyn FnMut(usize, usize)) -> Result<RgbImage, PipelineError> {
+        check(photo)?;
+        let out = guard::guarded(|| with_precision(opts.precision, || self.run(photo, style, opts, progress)))??;
+        Ok(if opts.preserve_colour { stylize_io::preserve_colour(&out, photo) } else { out })
     }
 
-    fn run(&self, photo: &RgbImage, style: &Style, opts: &Options, progress: &mut dyn FnMut(usize, usize)) -> RgbImage {
+    fn run(&self, photo: &RgbImage, style: &Style, opts: &Options, progress: &mut dyn FnMut(usize, usize)) -> Result<RgbImage, PipelineError> {
         let (w, h) = photo.dimensions();
-        match (&self.method, style) {
+        Ok(match (&self.method, style) {
             (Method::Model(generator), Style::Code(code)) => {
                 if needs_tiles(w, h, opts.tile) {
                     let cfg = TileConfig { tile: opts.tile, ..Default::default() };
@@ -122,8 +133,8 @@ impl Stylizer {
                 let cfg = OptimizeConfig { steps: *steps, ..Default::default() };
                 to_image(&optimize(&self.vgg, &self.tensor(photo), grams, opts.strength, &cfg, &mut |s, _| progress(s, *steps)))
             }
-            _ => panic!("a style must come from the same Stylizer's method"),
-        }
+            _ => return Err(PipelineError::Network("the style was made for the other method".into())),
+        })
     }
 
     fn tensor(&self, img: &RgbImage) -> Tensor {
@@ -146,19 +157,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizing_rules() {
-        let img = RgbImage::new(400, 200);
-        assert_eq!(Sizing::Exact(100).apply(&img).dimensions(), (100, 50));
-        assert_eq!(Sizing::Exact(800).apply(&img).dimensions(), (800, 400));
-        assert_eq!(Sizing::AtMost(800).apply(&img).dimensions(), (400, 200));
-        assert_eq!(Sizing::AtMost(200).apply(&img).dimensions(), (200, 100));
-        assert_eq!(Sizing::AtMost(0).apply(&img).dimensions(), (400, 200));
-    }
-
-    #[test]
-    fn photos_under_16_px_are_refused() {
-        assert_eq!(size_problem(&RgbImage::new(16, 16)), None);
-        assert_eq!(size_problem(&RgbImage::new(100, 15)).as_deref(), Some("100x15 is too small (at least 16x16)"));
+    fn images_under_16_px_are_refused() {
+        assert!(check(&RgbImage::new(16, 16)).is_ok());
+        assert_eq!(check(&RgbImage::new(100, 15)).unwrap_err().to_string(), "100x15 is too small (at least 16x16)");
+        assert!(fit(&RgbImage::new(2000, 20), Sizing::Exact(512)).is_err(), "512x5 after the resize");
     }
 
     #[test]

@@ -287,11 +287,11 @@ fn empty_series_list_gives_small_valid_image() {
 /// plot of synthetic GAN-like losses.
 #[test]
 fn example_images() {
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples");
     let load = |p: &str| image::open(format!("{data}/{p}")).ok().map(|i| i.to_rgb8());
-    let cat = load("photos/gcompris__explore_farm_animals_cat.jpg");
+    let cat = load("photos/cat.jpg");
     let wave = load(
-        "paintings/gcompris__painting_Katsushika_Hokusai_The_Great_Wave_off_Kanagawa_1823_1829.jpg",
+        "paintings/hokusai_great_wave.jpg",
     );
     let (Some(cat), Some(wave)) = (cat, wave) else {
         eprintln!("example data not found under {data}; skipping the example sheet");

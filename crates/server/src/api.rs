@@ -1,8 +1,9 @@
 //! The HTTP routes: the page, the style gallery, stylizing, health, and the OpenAPI document.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
@@ -12,11 +13,11 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::FutureExt;
 use stylize_io::{Limits, LoadedImage, OutputFormat};
-use stylize_pipeline::{size_problem, Options, Sizing, MIN_SIDE};
-use tokio::sync::oneshot;
+use stylize_pipeline::{fit, Options, Sizing, MIN_SIDE};
 
-use crate::error::ApiError;
+use crate::error::{internal_body, ApiError, InternalDetail};
 use crate::pool::{Job, StyleSource};
 use crate::AppState;
 
@@ -83,14 +84,27 @@ async fn thumbnail(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> 
 
 /// The fields of a `POST /api/stylize` form, before any decoding.
 #[derive(Default)]
-struct Form {
-    image: Option<Bytes>,
-    style: Option<String>,
-    style_image: Option<Bytes>,
-    strength: Option<String>,
-    preserve_color: Option<String>,
-    size: Option<String>,
-    format: Option<String>,
+pub struct Form {
+    pub image: Option<Bytes>,
+    pub style: Option<String>,
+    pub style_image: Option<Bytes>,
+    pub strength: Option<String>,
+    pub preserve_color: Option<String>,
+    pub size: Option<String>,
+    pub format: Option<String>,
+}
+
+/// Parses a `POST /api/stylize` body of type `content_type` as the route does (what the fuzz
+/// target `upload` drives, without a server): the form, or the 400/413 the client would get.
+pub async fn parse_form(content_type: &str, body: Bytes, max_upload_bytes: usize) -> Result<Form, ApiError> {
+    use axum::extract::FromRequest;
+    let req = Request::post("/api/stylize").header(header::CONTENT_TYPE, content_type).body(axum::body::Body::from(body)).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let multipart = Multipart::from_request(req, &()).await.map_err(not_multipart)?;
+    read_form(multipart, max_upload_bytes).await
+}
+
+fn not_multipart(e: MultipartRejection) -> ApiError {
+    ApiError::bad_request(format!("expected a multipart/form-data body: {e}"))
 }
 
 async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, MultipartRejection>) -> Result<Response, ApiError> {
@@ -98,9 +112,14 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down").retry_after(5));
     }
     let started = Instant::now();
-    let multipart = multipart.map_err(|e| ApiError::bad_request(format!("expected a multipart/form-data body: {e}")))?;
-    let form = read_form(multipart, app.config.max_upload_bytes).await?;
+    let multipart = multipart.map_err(not_multipart)?;
     let c = &app.config;
+    // A client that trickles its upload must not hold a connection (and its buffers) forever.
+    let form = tokio::time::timeout(Duration::from_millis(c.read_timeout_ms), read_form(multipart, c.max_upload_bytes))
+        .await
+        .map_err(|_| {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, format!("the upload was not received within {} s (read timeout)", c.read_timeout_ms as f64 / 1000.0))
+        })??;
 
     let strength = parse_number("strength", form.strength.as_deref(), 1.0)?;
     if !(0.0..=1.0).contains(&strength) {
@@ -134,25 +153,25 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
             .retry_after(wait));
     };
     // Decoding is CPU work: off the async threads. Limits come from the header, before decoding.
+    // The slot travels with the decoding, so it is held while decoded images exist.
     let limits = Limits { max_pixels: c.max_pixels, max_file_bytes: c.max_upload_bytes as u64 };
     let style_side = c.style_size;
-    let (photo, alpha, style, style_label) = tokio::task::spawn_blocking(move || {
+    let (photo, alpha, style, style_label, slot) = tokio::task::spawn_blocking(move || {
         let photo = decode(&image, "image", &limits)?;
-        let rgb = Sizing::AtMost(size as u32).apply(&photo.rgb);
-        if let Some(problem) = size_problem(&rgb) {
-            return Err(ApiError::unprocessable(format!("image: {problem}")));
-        }
+        // Sizes are checked after the last resize; the message names the upload's own size.
+        let rgb = fit(&photo.rgb, Sizing::AtMost(size as u32)).map_err(|e| ApiError::unprocessable(format!("image: {e}")))?;
         let (style, label) = match style_source {
             Err((id, image)) => (StyleSource::Gallery { id: id.clone(), image }, id),
             Ok(bytes) => {
                 let painting = decode(&bytes, "style_image", &limits)?;
-                (StyleSource::Upload(stylize_io::resize_to_max_side(&painting.rgb, style_side, true)), "upload".to_string())
+                let sized = fit(&painting.rgb, Sizing::Exact(style_side)).map_err(|e| ApiError::unprocessable(format!("style_image: {e}")))?;
+                (StyleSource::Upload(sized), "upload".to_string())
             }
         };
-        Ok((rgb, photo.alpha, style, label))
+        Ok((rgb, photo.alpha, style, label, slot))
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("decoding failed: {e}")))??;
+    .map_err(|e| ApiError::internal(format!("decoding task failed: {e}")))??;
 
     let options = Options { strength, preserve_colour, tile: c.tile, precision: c.precision };
     let metadata = vec![
@@ -163,18 +182,18 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
         ("stylize:preserve_color".to_string(), preserve_colour.to_string()),
         ("stylize:size".to_string(), format!("{}x{}", photo.width(), photo.height())),
     ];
-    let (reply, answer) = oneshot::channel();
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let job = Job { photo, alpha, style, options, format, metadata, cancelled: cancelled.clone(), reply };
-    if slot.submit(job).is_err() {
+    let job = Job { photo, alpha, style, options, format, metadata };
+    let Ok(mut ticket) = slot.submit(job) else {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down").retry_after(5));
-    }
-    let bytes = match tokio::time::timeout(Duration::from_millis(c.timeout_ms), answer).await {
+    };
+    // If this future is dropped (the client went away) or times out, dropping the ticket
+    // withdraws a job that has not started, and its place is free at once.
+    let bytes = match tokio::time::timeout(Duration::from_millis(c.timeout_ms), ticket.answer()).await {
         Ok(Ok(Ok(bytes))) => bytes,
-        Ok(Ok(Err(e))) => return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e)),
-        Ok(Err(_)) => return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped before answering")),
+        Ok(Ok(Err(detail))) => return Err(ApiError::internal(detail)),
+        Ok(Err(_)) => return Err(ApiError::internal("the worker stopped before answering")),
         Err(_) => {
-            cancelled.store(true, Ordering::SeqCst);
+            drop(ticket);
             let wait = app.pool.retry_after_secs();
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("not done within the {} s limit (--timeout)", c.timeout_ms as f64 / 1000.0))
                 .retry_after(wait));
@@ -251,21 +270,70 @@ fn parse_bool(field: &str, value: Option<&str>) -> Result<bool, ApiError> {
     }
 }
 
-/// One log line per request (method, path, status, time: never image data or client file
-/// names), and headers that keep browsers from guessing types or leaking the page's URL.
+/// One log line per request (method, path, status, time, request id, and for a 500 what went
+/// wrong: never image data or client file names), an `X-Request-Id` header on every answer,
+/// and headers that keep browsers from guessing types or leaking the page's URL. Every 500
+/// (a handler's panic included) leaves with the same fixed body, so no internal text leaks.
 async fn log_and_harden(req: Request, next: Next) -> Response {
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    let started = Instant::now();
-    let mut res = next.run(req).await;
+    let id = next_request_id();
+    let mut line = LogLine { method: req.method().to_string(), path: req.uri().path().to_string(), id: id.clone(), started: Instant::now(), outcome: None };
+    let mut res = AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|p| ApiError::internal(format!("handler panicked: {}", crate::pool::panic_message(&p))).into_response());
+    let mut detail = String::new();
+    if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        let d = res.extensions().get::<InternalDetail>().map_or("(no detail)", |d| d.0.as_str());
+        detail = format!(" error: {}", one_line(d));
+        res = (StatusCode::INTERNAL_SERVER_ERROR, Json(internal_body(&id))).into_response();
+    }
+    line.outcome = Some((res.status().as_u16(), detail));
     let h = res.headers_mut();
+    h.insert(header::HeaderName::from_static("x-request-id"), HeaderValue::from_str(&id).expect("hex digits"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"),
     );
-    eprintln!("{method} {path} {} {:.0} ms", res.status().as_u16(), started.elapsed().as_secs_f64() * 1000.0);
     res
+}
+
+/// A request's log line, written when dropped: so a request whose client went away (hyper
+/// then drops the handler mid-way) is logged too, as 499 like nginx does.
+struct LogLine {
+    method: String,
+    path: String,
+    id: String,
+    started: Instant,
+    /// The status and the detail for the log; `None` while unanswered.
+    outcome: Option<(u16, String)>,
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        let (status, detail) = self.outcome.take().unwrap_or((499, " client closed the connection; nothing sent".into()));
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        eprintln!("{} {} {status} {ms:.0} ms id={}{detail}", self.method, self.path, self.id);
+    }
+}
+
+/// 16 hex digits: a process-wide counter mixed with the start time, through splitmix64's
+/// finaliser (a bijection), so ids never repeat within a process and rarely across restarts.
+fn next_request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static START: OnceLock<u64> = OnceLock::new();
+    let start = *START.get_or_init(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    let mut x = start.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("{:016x}", x ^ (x >> 31))
+}
+
+/// A detail fit for one log line: no line breaks, at most 300 characters.
+fn one_line(text: &str) -> String {
+    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(300).collect();
+    flat.trim().to_string()
 }
 
 #[cfg(test)]
@@ -281,5 +349,38 @@ mod tests {
         assert!(parse_bool("p", Some("ON")).unwrap());
         assert!(!parse_bool("p", None).unwrap());
         assert_eq!(parse_bool("p", Some("maybe")).unwrap_err().status, 422);
+    }
+
+    async fn panics() -> &'static str {
+        panic!("worker state at /opt/secret/path")
+    }
+
+    #[tokio::test]
+    async fn every_500_has_a_fixed_body_naming_the_request_id() {
+        use tower::ServiceExt;
+        let libtorch = "the network failed: Exception raised from conv at /opt/libtorch/aten/Conv.cpp:42\nframe #0: c10::Error";
+        let app = Router::new()
+            .route("/fails", get(move || async move { Err::<(), _>(ApiError::internal(libtorch)) }))
+            .route("/panics", get(panics))
+            .route("/ok", get(|| async { "ok" }))
+            .layer(middleware::from_fn(log_and_harden));
+        let call = |path: &str| app.clone().oneshot(Request::get(path).body(axum::body::Body::empty()).unwrap());
+        for path in ["/fails", "/panics"] {
+            let res = call(path).await.unwrap();
+            assert_eq!(res.status(), 500);
+            let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+            assert!(id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+            let body = axum::body::to_bytes(res.into_body(), 10_000).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body, serde_json::json!({ "error": format!("internal error; quote request id {id}"), "request_id": id }));
+        }
+        let (a, b) = (call("/ok").await.unwrap(), call("/ok").await.unwrap());
+        assert_ne!(a.headers()["x-request-id"], b.headers()["x-request-id"], "every request has its own id");
+    }
+
+    #[test]
+    fn log_details_are_one_line() {
+        assert_eq!(one_line("a\nb\r\tc"), "a b  c");
+        assert_eq!(one_line(&"x".repeat(1000)).len(), 300);
     }
 }

@@ -1,4 +1,6 @@
 //! Errors: startup failures (`ServerError`) and HTTP answers (`ApiError`, JSON `{"error": ...}`).
+//! An unexpected failure is a 500 whose body says only "internal error" and the request id:
+//! its details (libtorch's text may hold C++ frames and install paths) go to the log alone.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,11 +20,22 @@ pub enum ServerError {
 }
 
 /// An HTTP error answer: a status, a one-line message and, for 429/503, when to retry.
+/// For a 500 the message is the detail for the log, never sent (see [`ApiError::internal`]).
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub retry_after: Option<u64>,
+}
+
+/// Carried by a 500 response from the handler to the logging middleware, which logs it with
+/// the request id and writes the generic body (see `api::log_and_harden`).
+#[derive(Clone, Debug)]
+pub struct InternalDetail(pub String);
+
+/// The body of every 500: fixed words and the id to quote.
+pub fn internal_body(request_id: &str) -> serde_json::Value {
+    serde_json::json!({ "error": format!("internal error; quote request id {request_id}"), "request_id": request_id })
 }
 
 impl ApiError {
@@ -36,6 +49,12 @@ impl ApiError {
 
     pub fn unprocessable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// Something that should not happen (the network failed, a worker panicked or went away,
+    /// encoding failed): 500; `detail` is logged, the client sees a fixed message.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -56,6 +75,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            // The middleware replaces this body with one that names the request id.
+            let mut res = (self.status, axum::Json(internal_body("unknown"))).into_response();
+            res.extensions_mut().insert(InternalDetail(self.message));
+            return res;
+        }
         let body = serde_json::json!({ "error": self.message });
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after {

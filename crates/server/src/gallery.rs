@@ -29,6 +29,8 @@ pub struct Gallery {
 
 impl Gallery {
     /// Reads every image in `dir` (sorted by name), resized so the longer side is `style_side`.
+    /// A painting that cannot be used (unreadable, or too thin once resized) refuses the whole
+    /// folder, naming the file: better a clear error at startup than a style that fails later.
     pub fn load(dir: &Path, style_side: u32) -> Result<Self, ServerError> {
         let err = |detail: String| ServerError::Styles { path: dir.display().to_string(), detail };
         let files = stylize_train::data::list_images(dir).map_err(|e| err(e.to_string()))?;
@@ -50,7 +52,9 @@ impl Gallery {
             let thumb = stylize_io::resize_to_max_side(&img.rgb, THUMBNAIL_SIDE, false);
             let opts = SaveOptions { jpeg_quality: 85, metadata: vec![] };
             let thumbnail = stylize_io::encode_to_vec(&thumb, None, OutputFormat::Jpeg, &opts, &id).map_err(|e| err(e.to_string()))?;
-            let image = Arc::new(stylize_io::resize_to_max_side(&img.rgb, style_side, true));
+            let sized = stylize_pipeline::fit(&img.rgb, stylize_pipeline::Sizing::Exact(style_side))
+                .map_err(|e| err(format!("{}: {e}", file.display())))?;
+            let image = Arc::new(sized);
             styles.push(GalleryStyle { id, name, image, thumbnail });
         }
         Ok(Gallery { styles })

@@ -15,6 +15,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 
 use serde::Serialize;
 use stylize_model::Precision;
@@ -33,6 +38,12 @@ pub struct ServerConfig {
     pub queue: usize,
     /// Per request, from upload to answer, in milliseconds; past it the answer is 503.
     pub timeout_ms: u64,
+    /// Slow or idle clients: the most a connection may take to send a request's headers (an
+    /// idle keep-alive connection is closed after it), and then its whole body (else 408).
+    pub read_timeout_ms: u64,
+    /// Open connections at most; more wait in the kernel's backlog until one closes. Bounds
+    /// file descriptors and the upload bytes being received at once.
+    pub max_connections: usize,
     /// Largest request body (photo and style image together).
     pub max_upload_bytes: usize,
     /// Largest `width * height` of an uploaded image, checked from its header.
@@ -54,6 +65,8 @@ impl Default for ServerConfig {
             workers: 1,
             queue: 8,
             timeout_ms: 120_000,
+            read_timeout_ms: 30_000,
+            max_connections: 512,
             max_upload_bytes: 20_000_000,
             max_pixels: 16_000_000,
             max_size: 1024,
@@ -74,6 +87,11 @@ pub struct AppState {
     pub model_label: String,
     pub shutting_down: AtomicBool,
 }
+
+/// Request headers (request line included) larger than this are refused with 431: far above
+/// what a browser sends, far below what would cost memory. Headers still incomplete when
+/// hyper's read buffer (about 400 KB) is full get 431 the same way.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// A bound, ready server: the workers have loaded their networks.
 pub struct Server {
@@ -97,11 +115,14 @@ impl Server {
                 config.max_size
             )));
         }
+        if config.read_timeout_ms == 0 || config.max_connections == 0 {
+            return Err(ServerError::Config("the read timeout and the connection limit must be positive".into()));
+        }
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|source| ServerError::Bind { addr: config.addr.to_string(), source })?;
-        let (workers, queue, side, precision) = (config.workers, config.queue, config.style_size, config.precision);
-        let pool = tokio::task::spawn_blocking(move || Pool::start(workers, queue, side, precision, factory))
+        let (workers, queue, precision) = (config.workers, config.queue, config.precision);
+        let pool = tokio::task::spawn_blocking(move || Pool::start(workers, queue, precision, factory))
             .await
             .map_err(|e| ServerError::Worker(e.to_string()))??;
         let state = Arc::new(AppState { config, gallery, pool, model_label, shutting_down: AtomicBool::new(false) });
@@ -118,13 +139,48 @@ impl Server {
 
     /// Serves until `shutdown` completes; then refuses new jobs, lets running requests finish
     /// and waits for the workers to exit.
+    ///
+    /// A small accept loop rather than `axum::serve`, which cannot set hyper's header read
+    /// timeout or header size limit. HTTP/1 only. A client that closes its connection while
+    /// its request is being handled has the handler's future dropped by hyper (it watches for
+    /// EOF while the handler runs; half-close is off), which withdraws a queued job.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let signal = async move {
-            shutdown.await;
-            state.shutting_down.store(true, Ordering::SeqCst);
-        };
-        axum::serve(self.listener, api::router(self.state.clone())).with_graceful_shutdown(signal).await?;
+        let config = &self.state.config;
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_millis(config.read_timeout_ms))
+            .max_header_size(MAX_HEADER_BYTES);
+        let app = api::router(self.state.clone());
+        let graceful = GracefulShutdown::new();
+        let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => permit.expect("never closed"),
+                _ = &mut shutdown => break,
+            };
+            let stream = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        eprintln!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())));
+            tokio::spawn(async move {
+                let _ = conn.await; // a client's broken connection is no server error
+                drop(permit);
+            });
+        }
+        self.state.shutting_down.store(true, Ordering::SeqCst);
+        drop(self.listener);
+        // Idle connections close now; the ones with a request in progress when it is answered.
+        graceful.shutdown().await;
         let pool = self.state.pool.clone();
         let _ = tokio::task::spawn_blocking(move || pool.shutdown()).await;
         Ok(())

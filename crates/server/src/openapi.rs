@@ -3,8 +3,14 @@
 use serde_json::{json, Value};
 
 pub fn document() -> Value {
+    // Every answer carries it; the server's log line for the request has the same id.
+    let request_id = json!({ "schema": { "type": "string" }, "description": "16 hex digits naming this request in the server log" });
     let error = |description: &str| {
-        json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+        json!({
+            "description": description,
+            "headers": { "X-Request-Id": request_id },
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+        })
     };
     json!({
         "openapi": "3.1.0",
@@ -32,14 +38,19 @@ pub fn document() -> Value {
                 "responses": {
                     "200": {
                         "description": "The stylized image",
-                        "headers": { "X-Stylize-Seconds": { "schema": { "type": "number" }, "description": "Time spent on the request" } },
+                        "headers": {
+                            "X-Stylize-Seconds": { "schema": { "type": "number" }, "description": "Time spent on the request" },
+                            "X-Request-Id": request_id
+                        },
                         "content": { "image/png": {}, "image/jpeg": {} }
                     },
                     "400": error("Malformed request: not multipart, a missing or unknown field"),
+                    "408": error("The upload was not received within the read timeout"),
                     "413": error("Upload larger than the limit (--max-upload-mb)"),
                     "415": error("An upload is not an image (content sniffed from the bytes)"),
-                    "422": error("A bad value, an unknown style id, a corrupt image, or more pixels than --max-pixels"),
+                    "422": error("A bad value, an unknown style id, a corrupt image, more pixels than --max-pixels, or an image too small (or too thin) once resized"),
                     "429": error("All workers busy and the queue full; see Retry-After"),
+                    "500": error("An internal failure: a fixed message and request_id (the details are in the server log under that id)"),
                     "503": error("Not done within --timeout, or shutting down; see Retry-After"),
                 }
             } },
@@ -59,7 +70,10 @@ pub fn document() -> Value {
             "/api/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1" } } } }
         },
         "components": { "schemas": {
-            "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
+            "Error": { "type": "object", "required": ["error"], "properties": {
+                "error": { "type": "string", "description": "One line, for people" },
+                "request_id": { "type": "string", "description": "On 500 only: the X-Request-Id to quote" }
+            } },
             "Styles": { "type": "object", "properties": {
                 "styles": { "type": "array", "items": { "type": "object", "properties": {
                     "id": { "type": "string" }, "name": { "type": "string" }, "thumbnail": { "type": "string", "description": "URL path" }

@@ -2,11 +2,13 @@
 //! queue. The async runtime never runs the model: it hands a job over and awaits the reply.
 //! Admission is a counter, so "full" is exact: at most `workers + queue` jobs are accepted
 //! (a [`Slot`] reserved) and not yet finished; one more is refused (HTTP 429) instead of
-//! waiting without bound.
+//! waiting without bound. A job whose client is gone (its [`Ticket`] dropped) gives its place
+//! back at once if it has not started; a running job keeps it until it ends (libtorch cannot
+//! be interrupted).
 
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -22,21 +24,28 @@ use crate::error::ServerError;
 pub enum StyleSource {
     /// A gallery painting: its style statistics are computed once per worker and kept.
     Gallery { id: String, image: Arc<RgbImage> },
-    /// An uploaded painting, already at the style size.
+    /// An uploaded painting, already fitted to the style size.
     Upload(RgbImage),
 }
 
 pub struct Job {
-    /// Already sized for the network.
+    /// Already fitted for the network.
     pub photo: RgbImage,
     pub alpha: Option<GrayImage>,
     pub style: StyleSource,
     pub options: Options,
     pub format: OutputFormat,
     pub metadata: Vec<(String, String)>,
-    /// Set when the client's request timed out: a job not yet started is skipped.
-    pub cancelled: Arc<AtomicBool>,
-    pub reply: oneshot::Sender<Result<Vec<u8>, String>>,
+}
+
+/// What a worker answers: the encoded image, or what went wrong, for the log only.
+pub type Answer = Result<Vec<u8>, String>;
+
+/// A submitted job, shared by its [`Ticket`] and the queue. Whoever takes the job out first
+/// owns the place: a worker (it runs the job, then frees the place) or the ticket's drop (the
+/// client is gone before the job started: the place is freed at once, and the images with it).
+struct Queued {
+    job: Mutex<Option<(Job, oneshot::Sender<Answer>)>>,
 }
 
 /// The pool is full: try again later.
@@ -50,13 +59,17 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// Hands the job to the workers (it then holds the place until a worker is done with it).
-    pub fn submit(mut self, job: Job) -> Result<(), Busy> {
+    /// Hands the job to the workers; it then holds the place until a worker is done with it,
+    /// or until the returned ticket is dropped before a worker took it.
+    pub fn submit(mut self, job: Job) -> Result<Ticket, Busy> {
+        let (reply, answer) = oneshot::channel();
+        let queued = Arc::new(Queued { job: Mutex::new(Some((job, reply))) });
         let sender = self.pool.sender.lock().expect("not poisoned");
-        let sent = sender.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+        let sent = sender.as_ref().is_some_and(|tx| tx.send(queued.clone()).is_ok());
+        drop(sender);
         self.submitted = sent;
         if sent {
-            Ok(())
+            Ok(Ticket { pool: self.pool.clone(), queued, answer })
         } else {
             Err(Busy) // shutting down; the place is given back on drop
         }
@@ -71,11 +84,35 @@ impl Drop for Slot {
     }
 }
 
+/// A submitted job, seen from its request. Dropping it (the client went away, the request
+/// timed out) withdraws a job that has not started and frees its place immediately.
+pub struct Ticket {
+    pool: Arc<Pool>,
+    queued: Arc<Queued>,
+    answer: oneshot::Receiver<Answer>,
+}
+
+impl Ticket {
+    /// The worker's answer; `Err` if the worker went away without answering.
+    pub async fn answer(&mut self) -> Result<Answer, oneshot::error::RecvError> {
+        (&mut self.answer).await
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let withdrawn = self.queued.job.lock().expect("not poisoned").take();
+        if withdrawn.is_some() {
+            self.pool.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Builds one worker's networks; called on the worker's own thread (tch tensors are not `Sync`).
 pub type StylizerFactory = dyn Fn() -> Result<Stylizer, String> + Send + Sync;
 
 pub struct Pool {
-    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    sender: Mutex<Option<mpsc::Sender<Arc<Queued>>>>,
     handles: Mutex<Vec<JoinHandle<()>>>,
     workers: usize,
     capacity: usize,
@@ -83,7 +120,6 @@ pub struct Pool {
     pending: AtomicUsize,
     /// Exponential moving average of a job's run time, in milliseconds (for Retry-After).
     avg_ms: AtomicU64,
-    style_side: u32,
     precision: Precision,
 }
 
@@ -93,14 +129,13 @@ impl Pool {
     pub fn start(
         workers: usize,
         queue: usize,
-        style_side: u32,
         precision: Precision,
         factory: Arc<StylizerFactory>,
     ) -> Result<Arc<Pool>, ServerError> {
         if workers == 0 {
             return Err(ServerError::Config("--workers must be at least 1".into()));
         }
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<Arc<Queued>>();
         let rx = Arc::new(Mutex::new(rx));
         let pool = Arc::new(Pool {
             sender: Mutex::new(Some(tx)),
@@ -109,7 +144,6 @@ impl Pool {
             capacity: workers + queue,
             pending: AtomicUsize::new(0),
             avg_ms: AtomicU64::new(2000),
-            style_side,
             precision,
         });
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
@@ -190,45 +224,45 @@ impl Pool {
     }
 }
 
-fn worker_loop(stylizer: &Stylizer, rx: &Mutex<mpsc::Receiver<Job>>, pool: &std::sync::Weak<Pool>) {
+fn worker_loop(stylizer: &Stylizer, rx: &Mutex<mpsc::Receiver<Arc<Queued>>>, pool: &std::sync::Weak<Pool>) {
     let mut gallery_styles: HashMap<String, Style> = HashMap::new();
     loop {
         // The lock is held only while waiting for the next job, not while running it.
-        let job = match rx.lock().expect("not poisoned").recv() {
-            Ok(job) => job,
+        let queued = match rx.lock().expect("not poisoned").recv() {
+            Ok(q) => q,
             Err(_) => return, // the sender is gone: shutting down
         };
         let Some(pool) = pool.upgrade() else { return };
+        // Withdrawn by its request (which already freed the place): skip it.
+        let Some((job, reply)) = queued.job.lock().expect("not poisoned").take() else { continue };
         let started = Instant::now();
-        let ran = !job.cancelled.load(Ordering::SeqCst);
-        if ran {
-            let Job { photo, alpha, style, options, format, metadata, reply, .. } = job;
-            let result = panic::catch_unwind(AssertUnwindSafe(|| {
-                let uploaded;
-                let style: &Style = match style {
-                    StyleSource::Gallery { id, image } => gallery_styles
-                        .entry(id)
-                        .or_insert_with(|| stylizer.style(&[&image], &[1.0], pool.style_side, pool.precision)),
-                    StyleSource::Upload(img) => {
-                        uploaded = stylizer.style(&[&img], &[1.0], pool.style_side, pool.precision);
-                        &uploaded
-                    }
-                };
-                let out = stylizer.stylize(&photo, style, &options, &mut |_, _| {});
-                let opts = SaveOptions { jpeg_quality: 92, metadata };
-                stylize_io::encode_to_vec(&out, alpha.as_ref(), format, &opts, "result").map_err(|e| e.to_string())
-            }))
-            .unwrap_or_else(|p| Err(format!("the model failed: {}", panic_message(&p))));
-            pool.finished(started.elapsed().as_millis() as u64);
-            // Free the slot before answering, so a client that got its answer sees the capacity.
-            pool.pending.fetch_sub(1, Ordering::SeqCst);
-            let _ = reply.send(result);
-        } else {
-            pool.pending.fetch_sub(1, Ordering::SeqCst);
-        }
+        let result = panic::catch_unwind(AssertUnwindSafe(|| run(stylizer, job, &mut gallery_styles, pool.precision)))
+            .unwrap_or_else(|p| Err(format!("worker panicked: {}", panic_message(&p))));
+        pool.finished(started.elapsed().as_millis() as u64);
+        // Free the place before answering, so a client that got its answer sees the capacity.
+        pool.pending.fetch_sub(1, Ordering::SeqCst);
+        let _ = reply.send(result);
     }
 }
 
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+fn run(stylizer: &Stylizer, job: Job, gallery_styles: &mut HashMap<String, Style>, precision: Precision) -> Answer {
+    let Job { photo, alpha, style, options, format, metadata } = job;
+    let uploaded;
+    let style: &Style = match style {
+        StyleSource::Gallery { id, image } => match gallery_styles.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(stylizer.style(&[&image], &[1.0], precision).map_err(|e| e.to_string())?),
+        },
+        StyleSource::Upload(img) => {
+            uploaded = stylizer.style(&[&img], &[1.0], precision).map_err(|e| e.to_string())?;
+            &uploaded
+        }
+    };
+    let out = stylizer.stylize(&photo, style, &options, &mut |_, _| {}).map_err(|e| e.to_string())?;
+    let opts = SaveOptions { jpeg_quality: 92, metadata };
+    stylize_io::encode_to_vec(&out, alpha.as_ref(), format, &opts, "result").map_err(|e| format!("encoding failed: {e}"))
+}
+
+pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use rand::Rng;
-use stylize_io::{resize_to_short_side, Limits, RgbImage};
+use stylize_io::{Limits, RgbImage, Sizing, DEFAULT_MAX_PIXELS};
 use tch::Tensor;
 
 use crate::TrainError;
@@ -45,7 +45,14 @@ impl ImageSet {
                         eprintln!("warning: skipping {}: {w}x{h} is smaller than {min_side} px on its short side", f.display());
                         continue;
                     }
-                    images.push(resize_to_short_side(&img.rgb, short_side, true));
+                    // A very long, thin image would become huge at the short side: refused.
+                    match stylize_io::fit(&img.rgb, Sizing::ShortSide(short_side), min_side.min(short_side), DEFAULT_MAX_PIXELS) {
+                        Ok(sized) => images.push(sized),
+                        Err(e) => {
+                            eprintln!("warning: skipping {}: {e}", f.display());
+                            continue;
+                        }
+                    }
                     names.push(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
                 }
                 Err(e) => eprintln!("warning: skipping {e}"),

@@ -17,7 +17,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
 }
 
 fn vgg() -> Vgg16 {
@@ -35,13 +35,13 @@ fn tiny_set(sub: &str, names: &[&str]) -> ImageSet {
 }
 
 fn photos() -> ImageSet {
-    tiny_set("photos", &["gcompris__explore_farm_animals_cat.jpg", "gcompris__explore_monuments_bentPyramid.jpg", "gcompris__explore_monuments_berlinCathedral.jpg"])
+    tiny_set("photos", &["cat.jpg", "bent_pyramid.jpg", "berlin_cathedral.jpg"])
 }
 
 fn paintings() -> ImageSet {
     tiny_set(
         "paintings",
-        &["gcompris__painting_Katsushika_Hokusai_The_Great_Wave_off_Kanagawa_1823_1829.jpg", "gcompris__painting_Albrecht_D_rer_Lion_1494.jpg"],
+        &["hokusai_great_wave.jpg", "durer_lion.jpg"],
     )
 }
 

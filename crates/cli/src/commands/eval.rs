@@ -19,7 +19,7 @@ use crate::exit::BadInput;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  stylize eval --content ../shared/data/photos --style ../shared/data/paintings --out report/
+  stylize eval --content samples/photos --style samples/paintings --out report/
   stylize eval ... --gatys 4 --external magenta=runs/magenta   (see bench/eval.sh)
 
 Writes report.json, report.md, sheet.png (the model: rows photos, columns paintings) and
@@ -113,7 +113,7 @@ pub fn run(args: Args) -> Result<()> {
     let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
     let load = |p: &Path| -> Result<Tensor> {
         let img = stylize_io::load(p, &Default::default())?;
-        let img = stylize_io::resize_to_max_side(&img.rgb, args.size, true);
+        let img = super::fit(p, &img.rgb, stylize_pipeline::Sizing::Exact(args.size))?;
         Ok(rgb8_to_tensor(img.as_raw(), img.height(), img.width()).to_device(device))
     };
     let xs = photos.iter().map(|p| load(p)).collect::<Result<Vec<_>>>()?;

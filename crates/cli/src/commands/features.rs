@@ -24,8 +24,7 @@ pub fn run(args: Args) -> Result<()> {
         args.layer.iter().map(|l| l.parse::<Tap>()).collect::<Result<_, _>>()?
     };
     let img = stylize_io::load(&args.image, &stylize_io::Limits::default())?;
-    let rgb = if args.size > 0 { stylize_io::resize_to_max_side(&img.rgb, args.size, false) } else { img.rgb };
-    super::check_min_size(&args.image, &rgb)?;
+    let rgb = super::fit(&args.image, &img.rgb, stylize_pipeline::Sizing::AtMost(args.size))?;
     let device = Device::cuda_if_available();
     let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
     let x = stylize_model::convert::rgb8_to_tensor(rgb.as_raw(), rgb.height(), rgb.width()).to_device(device);

@@ -7,12 +7,13 @@ pub mod train;
 
 use std::path::Path;
 
+use stylize_io::RgbImage;
+use stylize_pipeline::Sizing;
+
 use crate::exit::BadInput;
 
-/// VGG16 pools three times and its convolutions need a few pixels: smaller images are refused.
-pub fn check_min_size(path: &Path, img: &stylize_io::RgbImage) -> Result<(), BadInput> {
-    match stylize_pipeline::size_problem(img) {
-        Some(problem) => Err(BadInput(format!("{}: {problem}", path.display()))),
-        None => Ok(()),
-    }
+/// Sizes an image read from `path` for the networks; one that does not fit after its last
+/// resize is the user's problem, told in one line with the file's own size.
+pub fn fit(path: &Path, img: &RgbImage, sizing: Sizing) -> Result<RgbImage, BadInput> {
+    stylize_pipeline::fit(img, sizing).map_err(|e| BadInput(format!("{}: {e}", path.display())))
 }

@@ -1,11 +1,13 @@
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use stylize_io::{Limits, LoadedImage, OutputFormat, SaveOptions};
+use stylize_io::{Limits, OutputFormat, RgbImage, SaveOptions};
 use stylize_model::{load_model, Generator, ModelInfo, Precision, Vgg16};
-use stylize_pipeline::{self as pipeline, Options, Sizing, Style, Stylizer};
+use stylize_pipeline::{self as pipeline, Options, PipelineError, Sizing, Style, Stylizer};
 use tch::Device;
 
 use crate::exit::BadInput;
@@ -27,12 +29,16 @@ pub enum Method {
   stylize run photo.jpg --style wave.jpg --style-scale 2        bigger brush strokes
   stylize run big.jpg --style wave.jpg --max-size 0             full resolution, in tiles
   stylize run photos/ more.jpg --style wave.jpg --out-dir out/  a batch
+  stylize run photos/ --style wave.jpg --out-dir out/ --shard 0/4  this machine's quarter of it
   stylize run photo.jpg --style wave.jpg --method optimize --steps 300
 
-The default model is models/default (trained on ../shared/data); --model picks another
+The default model is models/default (see its MODEL_CARD.md); --model picks another
 folder written by `stylize train` (its model/ subfolder). Images larger than 2 x --tile on a
 side are stylized in tiles that share the whole image's statistics (bounded memory, no
-seams). Settings are written into the output's metadata (PNG text, JPEG comment).")]
+seams). Settings are written into the output's metadata (PNG text, JPEG comment).
+No output ever replaces one of the run's inputs (same file, hard link or symlink). A batch
+that is stopped (Ctrl-C, a kill) leaves only complete outputs; run it again and it continues
+where it stopped. --shard K/N splits a batch between N machines with no coordination.")]
 pub struct Args {
     /// Photos to stylize: image files, or folders (their images, sorted by name)
     #[arg(required = true)]
@@ -55,6 +61,10 @@ pub struct Args {
     /// Replace existing outputs in --out-dir (default: skip them)
     #[arg(long)]
     overwrite: bool,
+    /// Take only share K of N of a batch (K = 0..N-1): photo i goes to shard i mod N, in the
+    /// order the inputs expand to, so N machines running the same command split the work
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     /// Style strength: 0 = the photo, 1 = full style
     #[arg(long, default_value_t = 1.0)]
     strength: f64,
@@ -68,6 +78,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1024)]
     max_size: u32,
     /// The style image's longer side, before --style-scale, when its statistics are taken
+    /// (at most 4096 with the scale)
     #[arg(long, default_value_t = 512)]
     style_size: u32,
     /// Brush-stroke size: the style image is resized by this factor (2 = strokes twice as big)
@@ -125,6 +136,9 @@ pub fn run(args: Args) -> Result<()> {
     if batch && args.out_dir.is_none() {
         return Err(BadInput("several photos or a folder need --out-dir".into()).into());
     }
+    if !batch && args.shard.is_some() {
+        return Err(BadInput("--shard splits a batch: give a folder or several photos with --out-dir".into()).into());
+    }
     let format = OutputFormat::from_path(Path::new(&format!("x.{}", args.format)))
         .ok_or_else(|| BadInput(format!("--format {}: use png, jpg or webp", args.format)))?;
     if let Some(out) = &args.output {
@@ -133,14 +147,22 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
 
-    // Styles first: a bad style fails the whole run before any heavy work.
-    let limits = Limits::default();
-    let styles = args.style.iter().map(|p| stylize_io::load(p, &limits)).collect::<Result<Vec<_>, _>>()?;
+    // Styles first: a bad style fails the whole run before any heavy work. Each is sized to
+    // the style size and checked after that resize.
+    let style_sizing = Sizing::Exact(style_side(&args));
+    let styles = args
+        .style
+        .iter()
+        .map(|p| Ok(super::fit(p, &stylize_io::load(p, &Limits::default())?.rgb, style_sizing)?))
+        .collect::<Result<Vec<_>>>()?;
     let job = Job::new(&args, &styles, &weights)?;
+    // What no output may replace; a batch adds the photos its folders expand to.
+    let mut inputs = Inputs::new(args.style.iter().chain(&args.inputs));
 
     if !batch {
         let photo = &args.inputs[0];
         let output = args.output.clone().unwrap_or_else(|| output_name(photo, &args.style[0], OutputFormat::Png));
+        inputs.refuse_as_output(&output)?;
         let started = Instant::now();
         let (w, h) = job.process(photo, &output, true)?;
         eprintln!("{} ({w}x{h}) in {:.2} s", output.display(), started.elapsed().as_secs_f64());
@@ -149,7 +171,16 @@ pub fn run(args: Args) -> Result<()> {
 
     let out_dir = args.out_dir.as_ref().expect("checked above");
     std::fs::create_dir_all(out_dir).map_err(|e| BadInput(format!("{}: cannot create the output folder: {e}", out_dir.display())))?;
-    let (photos, mut failed) = expand_inputs(&args.inputs);
+    let (mut photos, mut failed) = expand_inputs(&args.inputs);
+    let shard_note = match args.shard {
+        Some(shard) => {
+            let all = photos.len();
+            photos = photos.into_iter().enumerate().filter(|(i, _)| shard.takes(*i)).map(|(_, p)| p).collect();
+            format!(" (shard {shard}: {} of {all} photos)", photos.len())
+        }
+        None => String::new(),
+    };
+    inputs.add(&photos);
     let total = photos.len() + failed.len();
     let pb = ProgressBar::new(photos.len() as u64);
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} photos, ETA {eta} {msg}").expect("valid template"));
@@ -160,7 +191,7 @@ pub fn run(args: Args) -> Result<()> {
         if output.exists() && !args.overwrite {
             skipped += 1;
         } else {
-            match job.process(photo, &output, false) {
+            match inputs.refuse_as_output(&output).map_err(anyhow::Error::from).and_then(|()| job.process(photo, &output, false)) {
                 Ok(_) => written += 1,
                 Err(e) => failed.push(format!("{e:#}")),
             }
@@ -171,7 +202,11 @@ pub fn run(args: Args) -> Result<()> {
     for f in &failed {
         eprintln!("error: {f}");
     }
-    eprintln!("{written} written, {skipped} skipped (already there; --overwrite replaces them), {} failed, in {}", failed.len(), out_dir.display());
+    eprintln!(
+        "{written} written, {skipped} skipped (already there; --overwrite replaces them), {} failed, in {}{shard_note}",
+        failed.len(),
+        out_dir.display()
+    );
     if !failed.is_empty() {
         return Err(anyhow!("{} of {total} inputs failed", failed.len()));
     }
@@ -185,6 +220,13 @@ fn validate(args: &Args) -> Result<(), BadInput> {
     if !(args.style_scale.is_finite() && args.style_scale > 0.0 && args.style_scale <= 8.0) {
         return Err(BadInput(format!("--style-scale must be in (0, 8], got {}", args.style_scale)));
     }
+    // VGG16 on a 4096 px painting already needs several GB; more is a typo, not a wish.
+    if style_side(args) > MAX_STYLE_SIDE {
+        return Err(BadInput(format!(
+            "--style-size x --style-scale is {} px, over the limit of {MAX_STYLE_SIDE}",
+            style_side(args)
+        )));
+    }
     if args.tile != 0 && (args.tile % 8 != 0 || args.tile < 128) {
         return Err(BadInput(format!("--tile must be 0 or a multiple of 8 of at least 128, got {}", args.tile)));
     }
@@ -195,6 +237,92 @@ fn validate(args: &Args) -> Result<(), BadInput> {
         return Err(BadInput(format!("--quality must be 1-100, got {}", args.quality)));
     }
     Ok(())
+}
+
+/// The longest side a painting is read at.
+const MAX_STYLE_SIDE: u32 = 4096;
+
+/// The painting's longer side when its statistics are taken: `--style-size` x `--style-scale`.
+fn style_side(args: &Args) -> u32 {
+    (args.style_size as f64 * args.style_scale).round().clamp(1.0, u32::MAX as f64) as u32
+}
+
+/// `K/N`: this machine's share of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl Shard {
+    /// Whether the `i`-th photo of the batch is this shard's.
+    fn takes(self, i: usize) -> bool {
+        i % self.count == self.index
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("expected K/N with 0 <= K < N (e.g. 0/4), got {s:?}");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (k.trim().parse::<usize>().map_err(|_| bad())?, n.trim().parse::<usize>().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The files a run reads, by identity, so that no output replaces one of them: a path, a
+/// hard link or a symlink to an input is the input.
+struct Inputs(Vec<(FileId, PathBuf)>);
+
+#[cfg(unix)]
+type FileId = (u64, u64);
+#[cfg(not(unix))]
+type FileId = PathBuf;
+
+/// Device and inode (unix), else the canonical path; `None` when the file does not exist.
+fn file_id(p: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::canonicalize(p).ok()
+    }
+}
+
+impl Inputs {
+    fn new<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Self {
+        Inputs(paths.into_iter().filter_map(|p| file_id(p).map(|id| (id, p.clone()))).collect())
+    }
+
+    fn add(&mut self, paths: &[PathBuf]) {
+        self.0.extend(Inputs::new(paths).0);
+    }
+
+    fn refuse_as_output(&self, output: &Path) -> Result<(), BadInput> {
+        let Some(id) = file_id(output) else { return Ok(()) };
+        match self.0.iter().find(|(i, _)| *i == id) {
+            Some((_, input)) => Err(BadInput(format!(
+                "{}: refusing to overwrite the input {} (the same file; choose another output)",
+                output.display(),
+                input.display()
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Files named directly, and the images in folders named; paths that are neither are
@@ -216,7 +344,7 @@ fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 }
 
 impl<'a> Job<'a> {
-    fn new(args: &'a Args, styles: &[LoadedImage], weights: &[f64]) -> Result<Self> {
+    fn new(args: &'a Args, styles: &[RgbImage], weights: &[f64]) -> Result<Self> {
         let device = Device::cuda_if_available();
         let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
         let mut settings = vec![
@@ -240,8 +368,7 @@ impl<'a> Job<'a> {
             }
         };
         let stylizer = Stylizer::new(vgg, method, device);
-        let side = (args.style_size as f64 * args.style_scale).round() as u32;
-        let style = stylizer.style(&styles.iter().map(|s| &s.rgb).collect::<Vec<_>>(), weights, side, args.precision);
+        let style = stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?;
         let options =
             Options { strength: args.strength, preserve_colour: args.preserve_color, tile: args.tile, precision: args.precision };
         let settings = settings.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
@@ -255,18 +382,21 @@ impl<'a> Job<'a> {
             Some(s) => Sizing::Exact(s),
             None => Sizing::AtMost(self.args.max_size),
         };
-        let rgb = sizing.apply(&photo.rgb);
-        super::check_min_size(photo_path, &rgb)?;
+        let rgb = super::fit(photo_path, &photo.rgb, sizing)?;
         let what = match self.args.method {
             Method::Model => "tile passes",
             Method::Optimize => "steps",
         };
         let pb = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
         pb.set_style(ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}, ETA {{eta}}")).expect("valid template"));
-        let result = self.stylizer.stylize(&rgb, &self.style, &self.options, &mut |done, total| {
-            pb.set_length(total as u64);
-            pb.set_position(done as u64);
-        });
+        let result = self
+            .stylizer
+            .stylize(&rgb, &self.style, &self.options, &mut |done, total| {
+                pb.set_length(total as u64);
+                pb.set_position(done as u64);
+            })
+            .map_err(pipeline_error)
+            .map_err(|e| e.context(photo_path.display().to_string()))?;
         pb.finish_and_clear();
         let mut metadata = self.settings.clone();
         metadata.push(("stylize:size".into(), format!("{}x{}", rgb.width(), rgb.height())));
@@ -294,10 +424,23 @@ fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
 }
 
-/// `<photo stem>_<style stem>.<ext>`.
+/// Sizes were checked before the pipeline ran, so what is left is a libtorch failure (exit 1).
+fn pipeline_error(e: PipelineError) -> anyhow::Error {
+    match e {
+        PipelineError::Size(s) => BadInput(s.to_string()).into(),
+        other => other.into(),
+    }
+}
+
+/// `<photo stem>_<style stem>.<ext>`, keeping the stems' bytes (a non-UTF-8 name stays as it is).
 fn output_name(photo: &Path, style: &Path, format: OutputFormat) -> PathBuf {
-    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    PathBuf::from(format!("{}_{}.{}", stem(photo), stem(style), format.extension()))
+    let stem = |p: &Path| p.file_stem().map(OsString::from).unwrap_or_else(|| "image".into());
+    let mut name = stem(photo);
+    name.push("_");
+    name.push(stem(style));
+    name.push(".");
+    name.push(format.extension());
+    PathBuf::from(name)
 }
 
 #[cfg(test)]
@@ -314,8 +457,44 @@ mod tests {
     }
 
     #[test]
+    fn shards_split_a_batch_with_no_overlap() {
+        let shards: Vec<Shard> = (0..3).map(|k| format!("{k}/3").parse().unwrap()).collect();
+        for i in 0..10 {
+            assert_eq!(shards.iter().filter(|s| s.takes(i)).count(), 1, "photo {i} in exactly one shard");
+        }
+        assert_eq!((0..10).filter(|&i| shards[0].takes(i)).collect::<Vec<_>>(), vec![0, 3, 6, 9]);
+        for bad in ["3/3", "1", "a/b", "0/0", "-1/2", "1/2/3"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        assert_eq!(" 1 / 4 ".trim().parse::<Shard>().unwrap().to_string(), "1/4");
+    }
+
+    #[test]
+    fn outputs_that_are_inputs_are_refused_by_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let photo = dir.path().join("photo.png");
+        std::fs::write(&photo, b"x").unwrap();
+        let link = dir.path().join("hard.png");
+        std::fs::hard_link(&photo, &link).unwrap();
+        let sym = dir.path().join("sym.png");
+        std::os::unix::fs::symlink(&photo, &sym).unwrap();
+        let inputs = Inputs::new([&photo]);
+        let dotted = dir.path().join(".").join("photo.png");
+        for same in [&photo, &link, &sym, &dotted] {
+            let e = inputs.refuse_as_output(same).unwrap_err().0;
+            assert!(e.contains("refusing to overwrite") && e.contains("photo.png"), "{e}");
+        }
+        assert!(inputs.refuse_as_output(&dir.path().join("new.png")).is_ok());
+        std::fs::write(dir.path().join("other.png"), b"y").unwrap();
+        assert!(inputs.refuse_as_output(&dir.path().join("other.png")).is_ok());
+    }
+
+    #[test]
     fn output_names_photo_and_style() {
         assert_eq!(output_name(Path::new("a/cat.jpg"), Path::new("b/wave.png"), OutputFormat::Png), PathBuf::from("cat_wave.png"));
         assert_eq!(output_name(Path::new("a/cat.jpg"), Path::new("b/wave.png"), OutputFormat::Jpeg).extension().unwrap(), "jpg");
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new(std::ffi::OsStr::from_bytes(b"bad\xffname.jpg"));
+        assert_eq!(output_name(odd, Path::new("w.png"), OutputFormat::Png).as_os_str().as_bytes(), b"bad\xffname_w.png");
     }
 }

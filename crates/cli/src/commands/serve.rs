@@ -12,7 +12,7 @@ use crate::exit::BadInput;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  stylize serve --styles ../shared/data/paintings            http://127.0.0.1:8080
+  stylize serve --styles samples/paintings                   http://127.0.0.1:8080
   stylize serve --styles paintings/ --addr 0.0.0.0:8080      reachable from other machines
   stylize serve --styles paintings/ --workers 2 --queue 16
 
@@ -36,6 +36,13 @@ pub struct Args {
     /// Seconds a request may take, waiting included; past it the answer is 503
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Seconds a client may take to send its headers, and then its whole upload (408); idle
+    /// and slow connections are closed after it
+    #[arg(long, default_value_t = 30)]
+    read_timeout: u64,
+    /// Open connections at most; more wait in the kernel's backlog
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
     /// Largest request body in MB (photo and style image together); larger gets 413
     #[arg(long, default_value_t = 20.0)]
     max_upload_mb: f64,
@@ -62,6 +69,8 @@ pub fn run(args: Args) -> Result<()> {
         workers: args.workers,
         queue: args.queue,
         timeout_ms: args.timeout.max(1).saturating_mul(1000),
+        read_timeout_ms: args.read_timeout.max(1).saturating_mul(1000),
+        max_connections: args.max_connections,
         max_upload_bytes: (args.max_upload_mb * 1e6) as usize,
         max_pixels: (args.max_pixels * 1e6) as u64,
         max_size: args.max_size,

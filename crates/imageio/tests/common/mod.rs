@@ -285,3 +285,99 @@ pub fn list(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Progressive JPEG (several SOS segments), 4:4:4, written with jpeg-encoder since
+/// image's encoder only writes baseline.
+pub fn progressive_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
+    enc.set_progressive(true);
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
+    let (w, h) = img.dimensions();
+    enc.encode(
+        img.as_raw(),
+        w as u16,
+        h as u16,
+        jpeg_encoder::ColorType::Rgb,
+    )
+    .unwrap();
+    out
+}
+
+/// Baseline 4:4:4 JPEG (no chroma subsampling, so flat colour blocks survive exactly),
+/// with optional ICC profile (split over APP2 segments by jpeg-encoder).
+pub fn jpeg_444(img: &RgbImage, quality: u8, icc: Option<&[u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
+    if let Some(icc) = icc {
+        enc.add_icc_profile(icc).unwrap();
+    }
+    let (w, h) = img.dimensions();
+    enc.encode(
+        img.as_raw(),
+        w as u16,
+        h as u16,
+        jpeg_encoder::ColorType::Rgb,
+    )
+    .unwrap();
+    out
+}
+
+/// Offsets of every marker `FF marker` that starts a segment, walking the JPEG the way
+/// a decoder does (segment lengths, then entropy-coded data up to the next marker).
+pub fn jpeg_marker_offsets(jpeg: &[u8], marker: u8) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut i = 2;
+    while i + 4 <= jpeg.len() {
+        assert_eq!(jpeg[i], 0xFF, "lost in the JPEG at {i}");
+        let m = jpeg[i + 1];
+        if m == marker {
+            found.push(i);
+        }
+        if m == 0xD9 {
+            break;
+        }
+        i += 2 + u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
+        if m == 0xDA {
+            // Skip the scan data: 0xFF is followed by 0x00 (stuffing) or RSTn inside it.
+            while i + 1 < jpeg.len()
+                && !(jpeg[i] == 0xFF
+                    && jpeg[i + 1] != 0x00
+                    && !(0xD0..=0xD7).contains(&jpeg[i + 1]))
+            {
+                i += 1;
+            }
+        }
+    }
+    found
+}
+
+/// Insert a chunk (with a correct CRC) right before the first IDAT, where ancillary
+/// chunks such as iCCP, eXIf and text usually sit.
+pub fn png_insert_chunk(png: &[u8], kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let at = png_chunk_offset(png, b"IDAT").expect("a PNG with IDAT");
+    let mut out = png[..at].to_vec();
+    out.extend(png_chunk(kind, data));
+    out.extend_from_slice(&png[at..]);
+    out
+}
+
+/// Offset of the length field of the first chunk of type `kind`.
+pub fn png_chunk_offset(png: &[u8], kind: &[u8; 4]) -> Option<usize> {
+    let mut i = 8;
+    while i + 8 <= png.len() {
+        let len = u32::from_be_bytes(png[i..i + 4].try_into().unwrap()) as usize;
+        if &png[i + 4..i + 8] == kind {
+            return Some(i);
+        }
+        i += 12 + len;
+    }
+    None
+}
+
+/// TIFF (big-endian) holding only IFD0 with Orientation = `value`: the body of an EXIF
+/// block, as PNG's eXIf chunk stores it (JPEG's APP1 adds "Exif\0\0" in front).
+pub fn exif_tiff_orientation(value: u16) -> Vec<u8> {
+    exif_orientation_payload(value)[6..].to_vec()
+}

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub fn data(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(sub)
 }
 
 pub fn photo(name: &str) -> Vec<u8> {
@@ -23,15 +23,15 @@ pub fn painting(name: &str) -> Vec<u8> {
     std::fs::read(data(&format!("paintings/{name}"))).expect("painting")
 }
 
-pub const CAT: &str = "gcompris__explore_farm_animals_cat.jpg";
-pub const WAVE: &str = "gcompris__painting_Katsushika_Hokusai_The_Great_Wave_off_Kanagawa_1823_1829.jpg";
+pub const CAT: &str = "cat.jpg";
+pub const WAVE: &str = "hokusai_great_wave.jpg";
 pub const GALLERY: [&str; 3] = [
     WAVE,
-    "gcompris__painting_Albrecht_D_rer_Lion_1494.jpg",
-    "gcompris__painting_Bazille_The_Ramparts_at_Aigues_Mortes_1867.jpg",
+    "durer_lion.jpg",
+    "bazille_ramparts.jpg",
 ];
 /// The id the gallery gives WAVE.
-pub const WAVE_ID: &str = "katsushika-hokusai-the-great-wave-off-kanagawa-1823-1829";
+pub const WAVE_ID: &str = "hokusai-great-wave";
 
 pub struct TestServer {
     pub url: String,
