@@ -4,6 +4,7 @@
 //!   bench vgg      [--precision f32|bf16] [--iters N] [--warmup N] [--size S] [--threads T]
 //!   bench stylize  --model DIR [same options]
 //!   bench decoder  --model DIR [same options]
+//!   bench fast     [same options]  (the fast generator, issue 13; seeded random weights)
 //!   bench dump     --model DIR --out FILE.safetensors [--size S] [--threads T]
 //!   bench paths    (the VGG16 weights file, as JSON)
 //!
@@ -38,7 +39,7 @@ struct Opts {
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("bench: {msg}\nusage: bench vgg|stylize|decoder|dump|paths [--precision f32|bf16] [--iters N] [--warmup N] [--size S] [--threads T] [--model DIR] [--out FILE]");
+    eprintln!("bench: {msg}\nusage: bench vgg|stylize|decoder|fast|dump|paths [--precision f32|bf16] [--iters N] [--warmup N] [--size S] [--threads T] [--model DIR] [--out FILE]");
     std::process::exit(2)
 }
 
@@ -164,6 +165,19 @@ fn main() {
             };
             time(&o, || {
                 let _ = std::hint::black_box(with_precision(o.precision, || tch::no_grad(|| g.decode(&t, &code, &skips))));
+            });
+        }
+        "fast" => {
+            // The fast generator's forward at SxS with seeded random weights (its time does not
+            // depend on their values), channels-last as it runs; the style code from a 256 px
+            // image outside the timed region.
+            tch::manual_seed(3);
+            let vs = tch::nn::VarStore::new(Device::Cpu);
+            let net = stylize_model::fast::FastNet::new(&vs.root(), Default::default());
+            let code = tch::no_grad(|| net.style_code(&image(1, 256)));
+            let x = stylize_model::fast::channels_last(&image(0, o.size));
+            time(&o, || {
+                let _ = std::hint::black_box(with_precision(o.precision, || tch::no_grad(|| net.forward(&x, &code, 1.0))));
             });
         }
         "dump" => {

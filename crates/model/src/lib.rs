@@ -8,6 +8,7 @@ pub mod convert;
 pub mod decoder;
 pub mod discriminator;
 mod error;
+pub mod fast;
 pub mod generator;
 mod init;
 pub mod model_dir;

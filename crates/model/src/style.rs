@@ -1,6 +1,7 @@
 //! A style as the statistics the model uses: per-channel mean and std of VGG16 features at
 //! relu1_1, relu2_1, relu3_1, relu4_1. AdaIN injects the relu4_1 pair; the style loss matches
-//! all four. Computed once per style image and reused for every photo.
+//! all four. Computed once per style image and reused for every photo. The fast generator's
+//! styles are the same kind of code over its own style encoder's three levels.
 
 use tch::Tensor;
 
@@ -41,7 +42,7 @@ impl StyleCode {
         let total: f64 = weights.iter().sum();
         assert!(total > 0.0, "weights must sum to a positive number");
         let layer = |pick: &dyn Fn(&StyleCode) -> &Vec<Tensor>| -> Vec<Tensor> {
-            (0..STYLE_TAPS.len())
+            (0..codes[0].means.len())
                 .map(|l| {
                     codes.iter().zip(weights).map(|(c, w)| &pick(c)[l] * (w / total)).reduce(|a, b| a + b).expect("non-empty")
                 })
@@ -65,7 +66,7 @@ impl StyleCode {
     /// Concatenates codes along the batch.
     pub fn cat(codes: &[&StyleCode]) -> Self {
         let c = |pick: &dyn Fn(&StyleCode) -> &Vec<Tensor>| -> Vec<Tensor> {
-            (0..STYLE_TAPS.len()).map(|l| Tensor::cat(&codes.iter().map(|c| pick(c)[l].shallow_clone()).collect::<Vec<_>>(), 0)).collect()
+            (0..codes[0].means.len()).map(|l| Tensor::cat(&codes.iter().map(|c| pick(c)[l].shallow_clone()).collect::<Vec<_>>(), 0)).collect()
         };
         Self { means: c(&|c| &c.means), stds: c(&|c| &c.stds) }
     }

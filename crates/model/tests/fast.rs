@@ -1,0 +1,61 @@
+//! The fast generator learning from the shipped model (stage A of the distillation: the
+//! teacher's output and its VGG16 features, no VGG16 on the student) on real photos and
+//! paintings from samples/: a short run lowers both terms of the loss.
+
+mod common;
+
+use std::path::Path;
+
+use stylize_model::fast::{distill_loss, FastConfig, FastNet};
+use stylize_model::optim::{Adam, AdamConfig};
+use stylize_model::style::STYLE_TAPS;
+use stylize_model::{load_model, StyleCode};
+use tch::{nn, Device, Tensor};
+
+/// The centre 64x64 of each sample image, read at 96 px on the short side, as one batch.
+fn crops(names: &[&str]) -> Tensor {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples");
+    let t: Vec<Tensor> = names
+        .iter()
+        .map(|n| {
+            let img = stylize_io::load(&samples.join(n), &Default::default()).unwrap().rgb;
+            let img = stylize_io::resize_to_short_side(&img, 96, true);
+            let (w, h) = img.dimensions();
+            let c = stylize_io::image::imageops::crop_imm(&img, (w - 64) / 2, (h - 64) / 2, 64, 64).to_image();
+            stylize_model::convert::rgb8_to_tensor(c.as_raw(), 64, 64)
+        })
+        .collect();
+    Tensor::cat(&t, 0)
+}
+
+#[test]
+fn a_short_distillation_from_the_shipped_model_lowers_the_loss() {
+    tch::manual_seed(0);
+    let vgg = common::vgg();
+    let (teacher, _) = load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default"), Device::Cpu).unwrap();
+    let photos = crops(&["photos/cat.jpg", "photos/bent_pyramid.jpg"]);
+    let paintings = crops(&["paintings/hokusai_great_wave.jpg", "paintings/durer_lion.jpg"]);
+    let (teacher_out, vgg_feats) = tch::no_grad(|| {
+        let code = StyleCode::from_images(&vgg, &paintings);
+        (teacher.stylize(&vgg, &photos, &code, 1.0), vgg.features(&photos, &STYLE_TAPS))
+    });
+
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = FastNet::new(&vs.root(), FastConfig::default());
+    let mut opt = Adam::new(&vs, AdamConfig { lr: 2e-3, beta1: 0.9, beta2: 0.999 });
+    let mut history = Vec::new();
+    for _ in 0..60 {
+        let feats = net.encode(&photos);
+        let own = StyleCode::from_features(&feats.0);
+        let out = net.decode(&feats, &own, &net.style_code(&paintings), 1.0);
+        let (total, pixels, features) = distill_loss(&out, &teacher_out, &net.predict_vgg(&feats), &vgg_feats, 1.0);
+        opt.zero_grad();
+        total.backward();
+        opt.step();
+        history.push((pixels.double_value(&[]), features.double_value(&[])));
+    }
+    let (first, last) = (history[0], history[history.len() - 1]);
+    eprintln!("L1 to the teacher {:.4} -> {:.4}, feature heads {:.4} -> {:.4}", first.0, last.0, first.1, last.1);
+    assert!(last.0 < 0.6 * first.0, "L1 to the teacher: {:.4} -> {:.4}", first.0, last.0);
+    assert!(last.1 < 0.6 * first.1, "feature heads: {:.4} -> {:.4}", first.1, last.1);
+}
