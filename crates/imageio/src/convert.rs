@@ -110,17 +110,24 @@ fn too_small((w, h): (u32, u32), (sw, sh): (u32, u32), min: u32) -> String {
     }
 }
 
-/// Sizes `img` as `sizing` says, refusing (before any pixel is resized) a result with a side
-/// under `min_side` or more than `max_pixels` pixels.
-pub fn fit(img: &RgbImage, sizing: Sizing, min_side: u32, max_pixels: u64) -> Result<RgbImage, SizeError> {
-    let original = img.dimensions();
-    let sized = sizing.dims(original.0, original.1);
+/// The check of [`fit`] on its own: an image of size `original` that will be `sized` (the same,
+/// for one already sized).
+pub fn check_size(original: (u32, u32), sized: (u32, u32), min_side: u32, max_pixels: u64) -> Result<(), SizeError> {
     if sized.0 < min_side || sized.1 < min_side {
         return Err(SizeError::TooSmall { original, sized, min_side });
     }
     if u64::from(sized.0) * u64::from(sized.1) > max_pixels {
         return Err(SizeError::TooLarge { original, sized, max_pixels });
     }
+    Ok(())
+}
+
+/// Sizes `img` as `sizing` says, refusing (before any pixel is resized) a result with a side
+/// under `min_side` or more than `max_pixels` pixels.
+pub fn fit(img: &RgbImage, sizing: Sizing, min_side: u32, max_pixels: u64) -> Result<RgbImage, SizeError> {
+    let original = img.dimensions();
+    let sized = sizing.dims(original.0, original.1);
+    check_size(original, sized, min_side, max_pixels)?;
     let out = sizing.apply(img);
     debug_assert_eq!(out.dimensions(), sized);
     Ok(out)

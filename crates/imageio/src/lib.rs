@@ -19,7 +19,7 @@ mod load;
 mod save;
 
 pub use colour::preserve_colour;
-pub use convert::{fit, resize_to_max_side, resize_to_short_side, SizeError, Sizing};
+pub use convert::{check_size, fit, resize_to_max_side, resize_to_short_side, SizeError, Sizing};
 pub use error::ImageError;
 pub use limits::{Limits, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS};
 pub use load::{load, load_from_bytes, LoadedImage};

@@ -15,8 +15,8 @@ thread_local! {
 }
 
 /// Wraps the process's panic hook so that panics caught by [`guarded`] print nothing. Called by
-/// the first guarded call; calling it again does nothing.
-pub fn install_panic_hook() {
+/// every guarded call; only the first one installs it.
+fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = panic::take_hook();

@@ -13,8 +13,6 @@ use stylize_model::{with_precision, Generator, Precision, StyleCode, Vgg16};
 pub use stylize_io::{SizeError, Sizing};
 use tch::{Device, Tensor};
 
-pub use guard::install_panic_hook;
-
 /// VGG16 pools three times and its convolutions need a few pixels: smaller images are refused.
 pub const MIN_SIDE: u32 = 16;
 
@@ -39,11 +37,7 @@ pub enum PipelineError {
 
 /// An image already sized must still fit (no resize happens here).
 fn check(img: &RgbImage) -> Result<(), SizeError> {
-    let (w, h) = img.dimensions();
-    if w < MIN_SIDE || h < MIN_SIDE {
-        return Err(SizeError::TooSmall { original: (w, h), sized: (w, h), min_side: MIN_SIDE });
-    }
-    Ok(())
+    stylize_io::check_size(img.dimensions(), img.dimensions(), MIN_SIDE, MAX_PIXELS)
 }
 
 /// What runs the pixels: the trained generator, or Gatys optimisation (no model).
