@@ -289,38 +289,27 @@ pub fn list(dir: &Path) -> Vec<String> {
 /// Progressive JPEG (several SOS segments), 4:4:4, written with jpeg-encoder since
 /// image's encoder only writes baseline.
 pub fn progressive_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
-    enc.set_progressive(true);
-    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
-    let (w, h) = img.dimensions();
-    enc.encode(
-        img.as_raw(),
-        w as u16,
-        h as u16,
-        jpeg_encoder::ColorType::Rgb,
-    )
-    .unwrap();
-    out
+    jpeg_encoded(img, quality, |enc| enc.set_progressive(true))
 }
 
 /// Baseline 4:4:4 JPEG (no chroma subsampling, so flat colour blocks survive exactly),
 /// with optional ICC profile (split over APP2 segments by jpeg-encoder).
 pub fn jpeg_444(img: &RgbImage, quality: u8, icc: Option<&[u8]>) -> Vec<u8> {
+    jpeg_encoded(img, quality, |enc| {
+        if let Some(icc) = icc {
+            enc.add_icc_profile(icc).unwrap();
+        }
+    })
+}
+
+/// A 4:4:4 JPEG from jpeg-encoder, set up further by `configure`.
+fn jpeg_encoded(img: &RgbImage, quality: u8, configure: impl FnOnce(&mut jpeg_encoder::Encoder<&mut Vec<u8>>)) -> Vec<u8> {
     let mut out = Vec::new();
     let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
     enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
-    if let Some(icc) = icc {
-        enc.add_icc_profile(icc).unwrap();
-    }
+    configure(&mut enc);
     let (w, h) = img.dimensions();
-    enc.encode(
-        img.as_raw(),
-        w as u16,
-        h as u16,
-        jpeg_encoder::ColorType::Rgb,
-    )
-    .unwrap();
+    enc.encode(img.as_raw(), w as u16, h as u16, jpeg_encoder::ColorType::Rgb).unwrap();
     out
 }
 
