@@ -275,7 +275,7 @@ fn parse_bool(field: &str, value: Option<&str>) -> Result<bool, ApiError> {
 /// and headers that keep browsers from guessing types or leaking the page's URL. Every 500
 /// (a handler's panic included) leaves with the same fixed body, so no internal text leaks.
 async fn log_and_harden(req: Request, next: Next) -> Response {
-    let id = next_request_id();
+    let id = forwarded_request_id(&req).unwrap_or_else(next_request_id);
     let mut line = LogLine { method: req.method().to_string(), path: req.uri().path().to_string(), id: id.clone(), started: Instant::now(), outcome: None };
     let mut res = AssertUnwindSafe(next.run(req))
         .catch_unwind()
@@ -316,6 +316,14 @@ impl Drop for LogLine {
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
         eprintln!("{} {} {status} {ms:.0} ms id={}{detail}", self.method, self.path, self.id);
     }
+}
+
+/// The `X-Request-Id` a load balancer or proxy already gave the request, so its logs and ours
+/// name the request alike; only a short, plain token is taken (1-64 of `A-Za-z0-9._-`).
+fn forwarded_request_id(req: &Request) -> Option<String> {
+    let id = req.headers().get("x-request-id")?.to_str().ok()?;
+    let plain = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    plain.then(|| id.to_string())
 }
 
 /// 16 hex digits: a process-wide counter mixed with the start time, through splitmix64's
@@ -376,6 +384,13 @@ mod tests {
         }
         let (a, b) = (call("/ok").await.unwrap(), call("/ok").await.unwrap());
         assert_ne!(a.headers()["x-request-id"], b.headers()["x-request-id"], "every request has its own id");
+        // An id from a load balancer is kept when it is a plain token, replaced otherwise.
+        let with = |id: &str| app.clone().oneshot(Request::get("/ok").header("x-request-id", id).body(axum::body::Body::empty()).unwrap());
+        assert_eq!(with("lb-7f3a.2_x").await.unwrap().headers()["x-request-id"], "lb-7f3a.2_x");
+        for bad in ["<script>", "a b", &"x".repeat(65)] {
+            let got = with(bad).await.unwrap().headers()["x-request-id"].to_str().unwrap().to_string();
+            assert!(got != bad && got.len() == 16, "{bad:?} -> {got}");
+        }
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Jobs that may wait for a worker; one more gets 429.
     pub queue: usize,
-    /// Per request, from upload to answer, in milliseconds; past it the answer is 503.
+    /// Per request, from the job's submission (the upload read and decoded) to the answer,
+    /// waiting in the queue included, in milliseconds; past it the answer is 503.
     pub timeout_ms: u64,
     /// Slow or idle clients: the most a connection may take to send a request's headers (an
     /// idle keep-alive connection is closed after it), and then its whole body (else 408).
