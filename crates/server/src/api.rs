@@ -23,16 +23,25 @@ use crate::AppState;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 
+/// Multipart overhead (boundaries, part headers, the text fields) allowed on top of the upload limit.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
+
+/// A body over the limit is still read and dropped up to this many times the limit before the
+/// 413 goes out (see [`read_upload`]); past that the connection is simply closed.
+const DRAIN_FACTOR: usize = 4;
+
 pub fn router(state: Arc<AppState>) -> Router {
-    // Multipart overhead (boundaries, headers, the text fields) on top of the image bytes.
-    let body_limit = state.config.max_upload_bytes + 64 * 1024;
+    let body_limit = state.config.max_upload_bytes + MULTIPART_OVERHEAD;
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(health))
         .route("/api/openapi.json", get(openapi))
         .route("/api/styles", get(styles))
         .route("/api/styles/{id}/thumbnail", get(thumbnail))
-        .route("/api/stylize", post(stylize).layer(DefaultBodyLimit::max(body_limit)))
+        .route(
+            "/api/stylize",
+            post(stylize).layer(DefaultBodyLimit::max(body_limit)).layer(middleware::from_fn_with_state(state.clone(), read_upload)),
+        )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route; see /api/openapi.json") })
         .layer(middleware::from_fn(log_and_harden))
         .with_state(state)
@@ -103,6 +112,49 @@ pub async fn parse_form(content_type: &str, body: Bytes, max_upload_bytes: usize
     read_form(multipart, max_upload_bytes).await
 }
 
+fn too_big(max_upload_bytes: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the upload exceeds the limit of {max_upload_bytes} bytes (--max-upload-mb)"))
+}
+
+/// Reads a `POST /api/stylize` body whole before the handler runs: within the read timeout
+/// (else 408: a client that trickles its upload must not hold a connection and its buffers
+/// forever) and within the upload limit (else 413). A body over the limit is still read and
+/// dropped, up to `DRAIN_FACTOR` times the limit, before the 413 goes out: a client still
+/// sending when the server answers and closes gets a broken pipe instead of the answer.
+async fn read_upload(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    use futures_util::StreamExt;
+    let c = &app.config;
+    let limit = c.max_upload_bytes + MULTIPART_OVERHEAD;
+    let (parts, body) = req.into_parts();
+    let mut stream = body.into_data_stream();
+    let (mut kept, mut seen) = (Vec::new(), 0usize);
+    let read = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| ())?;
+            seen += chunk.len();
+            if seen <= limit {
+                kept.extend_from_slice(&chunk);
+            } else if seen > DRAIN_FACTOR * limit {
+                break;
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(Duration::from_millis(c.read_timeout_ms), read).await {
+        Err(_) => {
+            let secs = c.read_timeout_ms as f64 / 1000.0;
+            return ApiError::new(StatusCode::REQUEST_TIMEOUT, format!("the upload was not received within {secs} s (read timeout)")).into_response();
+        }
+        // The client went away mid-upload: nobody reads this answer.
+        Ok(Err(())) => return ApiError::bad_request("the upload was cut off").into_response(),
+        Ok(Ok(())) => {}
+    }
+    if seen > limit {
+        return too_big(c.max_upload_bytes).into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(kept))).await
+}
+
 fn not_multipart(e: MultipartRejection) -> ApiError {
     ApiError::bad_request(format!("expected a multipart/form-data body: {e}"))
 }
@@ -114,12 +166,8 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
     let started = Instant::now();
     let multipart = multipart.map_err(not_multipart)?;
     let c = &app.config;
-    // A client that trickles its upload must not hold a connection (and its buffers) forever.
-    let form = tokio::time::timeout(Duration::from_millis(c.read_timeout_ms), read_form(multipart, c.max_upload_bytes))
-        .await
-        .map_err(|_| {
-            ApiError::new(StatusCode::REQUEST_TIMEOUT, format!("the upload was not received within {} s (read timeout)", c.read_timeout_ms as f64 / 1000.0))
-        })??;
+    // The body is already in memory (read_upload), within the read timeout and the limit.
+    let form = read_form(multipart, c.max_upload_bytes).await?;
 
     let strength = parse_number("strength", form.strength.as_deref(), 1.0)?;
     if !(0.0..=1.0).contains(&strength) {
@@ -210,12 +258,9 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
 
 async fn read_form(mut multipart: Multipart, max_upload_bytes: usize) -> Result<Form, ApiError> {
     let mut form = Form::default();
-    let too_big = || {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the upload exceeds the limit of {} bytes (--max-upload-mb)", max_upload_bytes))
-    };
     let field_err = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_big()
+            too_big(max_upload_bytes)
         } else {
             ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
         }
