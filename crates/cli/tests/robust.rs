@@ -165,7 +165,7 @@ fn a_killed_batch_leaves_only_complete_outputs_and_resumes() {
     let wave = sample("paintings/hokusai_great_wave.jpg");
     let args = [OsStr::new("run"), inp.as_os_str(), OsStr::new("--style"), wave.as_os_str(), OsStr::new("--size"), OsStr::new("160"), OsStr::new("--out-dir"), out.as_os_str()];
     let mut done = 0;
-    for signal in ["INT", "TERM", "KILL"] {
+    for (signal, number) in [("INT", libc::SIGINT), ("TERM", libc::SIGTERM), ("KILL", libc::SIGKILL)] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stylize")).args(args).stderr(Stdio::null()).spawn().unwrap();
         // Kill it while it works: once it has written one more photo, with more to come.
         let started = Instant::now();
@@ -174,7 +174,8 @@ fn a_killed_batch_leaves_only_complete_outputs_and_resumes() {
             assert!(child.try_wait().unwrap().is_none(), "the batch ended before SIG{signal}");
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().unwrap().success());
+        // SAFETY: kill(2) on our own child's pid, which has not been waited for yet.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, number) }, 0, "SIG{signal}");
         let status = child.wait().unwrap();
         assert!(!status.success(), "SIG{signal} stopped it");
         let now = only_complete_outputs(&out);
