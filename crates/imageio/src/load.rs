@@ -160,8 +160,9 @@ fn check_regular(kind: &FileType, name: &str) -> Result<(), ImageError> {
     })
 }
 
+/// What a file that is not a regular file is, for messages ("a FIFO"); also used for outputs.
 #[cfg(unix)]
-fn describe_file_type(kind: &FileType) -> &'static str {
+pub(crate) fn describe_file_type(kind: &FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if kind.is_fifo() {
         "a FIFO"
@@ -177,7 +178,7 @@ fn describe_file_type(kind: &FileType) -> &'static str {
 }
 
 #[cfg(not(unix))]
-fn describe_file_type(_: &FileType) -> &'static str {
+pub(crate) fn describe_file_type(_: &FileType) -> &'static str {
     "an unknown kind of file"
 }
 

@@ -9,6 +9,7 @@ use image::imageops::{self, FilterType};
 use image::{ExtendedColorType, GrayImage, RgbImage, RgbaImage};
 
 use crate::error::{one_line, ImageError};
+use crate::load::describe_file_type;
 
 /// Default JPEG quality: visually lossless for stylized output at a sane size.
 pub const DEFAULT_JPEG_QUALITY: u8 = 92;
@@ -305,7 +306,7 @@ fn write_atomic(path: &Path, name: &str, bytes: &[u8]) -> Result<(), ImageError>
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => return Err(err("is a directory".into())),
         Ok(m) if !m.is_file() => {
-            return Err(err(format!("not a regular file ({})", file_kind(&m))))
+            return Err(err(format!("not a regular file ({})", describe_file_type(&m.file_type()))))
         }
         _ => {}
     }
@@ -351,26 +352,6 @@ fn write_atomic(path: &Path, name: &str, bytes: &[u8]) -> Result<(), ImageError>
         .map_err(|e| err(one_line(e)))?;
     tmp.persist(path).map_err(|e| err(one_line(e.error)))?;
     Ok(())
-}
-
-/// What a non-regular file is, for messages.
-fn file_kind(m: &std::fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = m.file_type();
-        if t.is_char_device() {
-            return "a character device";
-        } else if t.is_block_device() {
-            return "a block device";
-        } else if t.is_fifo() {
-            return "a FIFO";
-        } else if t.is_socket() {
-            return "a socket";
-        }
-    }
-    let _ = m;
-    "not a file"
 }
 
 /// Files that have no name until they are complete (Linux `O_TMPFILE`).
