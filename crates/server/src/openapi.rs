@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 pub fn document() -> Value {
     // Every answer carries it; the server's log line for the request has the same id.
-    let request_id = json!({ "schema": { "type": "string" }, "description": "16 hex digits naming this request in the server log" });
+    let request_id = json!({ "schema": { "type": "string" }, "description": "Names this request in the server log: the one the client or a load balancer sent, when it is 1-64 of A-Za-z0-9._-, else 16 hex digits" });
     let error = |description: &str| {
         json!({
             "description": description,
