@@ -70,11 +70,10 @@ impl Sizing {
     }
 
     pub fn apply(self, rgb: &RgbImage) -> RgbImage {
-        match self {
-            Sizing::Exact(s) => resize_to_max_side(rgb, s, true),
-            Sizing::AtMost(0) => rgb.clone(),
-            Sizing::AtMost(s) => resize_to_max_side(rgb, s, false),
-            Sizing::ShortSide(s) => resize_to_short_side(rgb, s, true),
+        let (w, h) = rgb.dimensions();
+        match self.dims(w, h) {
+            same if same == (w, h) => rgb.clone(),
+            (nw, nh) => imageops::resize(rgb, nw, nh, FILTER),
         }
     }
 }
@@ -128,9 +127,7 @@ pub fn fit(img: &RgbImage, sizing: Sizing, min_side: u32, max_pixels: u64) -> Re
     let original = img.dimensions();
     let sized = sizing.dims(original.0, original.1);
     check_size(original, sized, min_side, max_pixels)?;
-    let out = sizing.apply(img);
-    debug_assert_eq!(out.dimensions(), sized);
-    Ok(out)
+    Ok(sizing.apply(img))
 }
 
 /// New `(w, h)` scaling side `side` (one of `w`, `h`) to `target`; `None` = keep as is.
