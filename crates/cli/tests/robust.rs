@@ -7,6 +7,7 @@ mod common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -166,7 +167,19 @@ fn a_killed_batch_leaves_only_complete_outputs_and_resumes() {
     let args = [OsStr::new("run"), inp.as_os_str(), OsStr::new("--style"), wave.as_os_str(), OsStr::new("--size"), OsStr::new("160"), OsStr::new("--out-dir"), out.as_os_str()];
     let mut done = 0;
     for (signal, number) in [("INT", libc::SIGINT), ("TERM", libc::SIGTERM), ("KILL", libc::SIGKILL)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stylize")).args(args).stderr(Stdio::null()).spawn().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stylize"));
+        cmd.args(args).stderr(Stdio::null());
+        // A shell starts background jobs with SIGINT ignored, and children inherit that: give
+        // the batch the default disposition a user's Ctrl-C meets.
+        // SAFETY: signal(2) is async-signal-safe, which is all pre_exec may call.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
         // Kill it while it works: once it has written one more photo, with more to come.
         let started = Instant::now();
         while out.read_dir().map_or(0, |r| r.count()) <= done {
