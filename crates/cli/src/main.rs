@@ -25,6 +25,8 @@ enum Command {
     Run(commands::run::Args),
     /// Train a generator on your own paintings (adversarial + perceptual losses)
     Train(commands::train::Args),
+    /// Train the fast generator from a VGG16 model (distillation, then the GAN's losses)
+    Distill(commands::distill::Args),
     /// Serve a web page and an HTTP API (localhost by default)
     Serve(commands::serve::Args),
     /// Measure quality: content and style distances against baselines, with a contact sheet
@@ -39,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Setup(a) => commands::setup::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Distill(a) => commands::distill::run(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Features(a) => commands::features::run(a),

@@ -23,7 +23,7 @@ use crate::adain::{adain_given, blend, mean_std};
 use crate::init::conv2d_padded;
 use crate::losses::feature_scale;
 use crate::style::{StyleCode, STYLE_TAPS};
-use crate::Tap;
+use crate::{Generator, Tap};
 
 /// Channel widths; the defaults are the measured design (0.86 M parameters, 7.6 GFLOP at 512x512).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +157,9 @@ pub struct FastNet {
     heads: Heads,
 }
 
+/// The decoder's normalising stages: the downscale factor each works at.
+pub const NORM_STAGES: [u32; 2] = [4, 2];
+
 /// Which level of the encoders' features each feature head reads (0 = 1/2, 1 = 1/4, 2 = 1/8).
 pub const HEAD_LEVELS: [usize; 4] = [0, 0, 1, 2];
 
@@ -191,24 +194,50 @@ impl FastNet {
         self.decode(&feats, &own, style, strength)
     }
 
+    /// Photo (N,3,H,W in 0..1, any size) to its stylization in 0..1, without gradients: with
+    /// the VGG16 model's reflection margin and rounding to a multiple of 8 ([`Generator::pad`]),
+    /// channels-last.
+    pub fn stylize(&self, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
+        tch::no_grad(|| {
+            let (x, p) = Generator::pad(rgb);
+            let out = self.forward(&channels_last(&x), style, strength);
+            p.crop(&out).clamp(0.0, 1.0).contiguous()
+        })
+    }
+
     /// The decoder on encoded features; `own` holds their statistics (the whole image's, when
     /// the features are a tile's).
     pub fn decode(&self, feats: &Features, own: &StyleCode, style: &StyleCode, strength: f64) -> Tensor {
+        self.decode_with(feats, own, style, strength, &[], None)
+    }
+
+    /// `decode`, where normalising stage k (of [`NORM_STAGES`]: after the 1/4 and the 1/2
+    /// upsampling) takes `norms[k]` (mean, std) instead of its own statistics when given, and
+    /// `stop_at = Some(k)` returns stage k's features just before normalisation. Tiling uses
+    /// both to give every tile the whole image's statistics.
+    pub fn decode_with(&self, feats: &Features, own: &StyleCode, style: &StyleCode, strength: f64, norms: &[(Tensor, Tensor)], stop_at: Option<usize>) -> Tensor {
         let Features([_, f4, f8]) = feats;
         let target = StyleCode::blend(own, style, strength);
         let d = &self.decoder;
+        let norm = |k: usize, x: &Tensor| norms.get(k).map(|(m, s)| (m.shallow_clone(), s.shallow_clone())).unwrap_or_else(|| stats(x));
         let t = blend(f8, &adain_given(f8, &own.means[2], &own.stds[2], &style.means[2], &style.stds[2]), strength);
         let [r0, r1] = &d.res;
         let x = (&t + r1.forward(&r0.forward(&t).relu())).relu();
         // 1/8 -> 1/4: the style's 1/4 statistics, and the photo's 1/4 features through the skip.
         let x = d.up[0].forward(&x).pixel_shuffle(2);
-        let (m, s) = stats(&x);
+        if stop_at == Some(0) {
+            return x;
+        }
+        let (m, s) = norm(0, &x);
         let skip = blend(f4, &adain_given(f4, &own.means[1], &own.stds[1], &style.means[1], &style.stds[1]), strength);
         let x = adain_given(&x, &m, &s, &target.means[1], &target.stds[1]) + d.skip.forward(&skip);
         let x = d.mid[0].forward(&x.relu()).relu();
         // 1/4 -> 1/2: the style's 1/2 statistics.
         let x = d.up[1].forward(&x).pixel_shuffle(2);
-        let (m, s) = stats(&x);
+        if stop_at == Some(1) {
+            return x;
+        }
+        let (m, s) = norm(1, &x);
         let x = adain_given(&x, &m, &s, &target.means[0], &target.stds[0]).relu();
         let x = d.mid[1].forward(&x).relu();
         // 1/2 -> RGB at full resolution.

@@ -1,5 +1,6 @@
 //! The networks of stylize: the frozen ImageNet VGG16 encoder, AdaIN, the decoder that makes
-//! the generator, the multi-scale PatchGAN discriminator, and the training losses.
+//! the generator, the fast generator distilled from it, the multi-scale PatchGAN
+//! discriminator, and the training losses.
 
 pub mod adain;
 pub mod augment;
@@ -11,8 +12,9 @@ mod error;
 pub mod fast;
 pub mod generator;
 mod init;
-pub mod model_dir;
 pub mod losses;
+pub mod model_dir;
+pub mod network;
 pub mod optim;
 pub mod optimize;
 pub mod style;
@@ -24,6 +26,7 @@ pub use decoder::{Decoder, DecoderConfig};
 pub use discriminator::{Discriminator, DiscriminatorConfig};
 pub use error::ModelError;
 pub use generator::Generator;
-pub use model_dir::{load_model, save_model, ModelInfo};
+pub use model_dir::{load_model, load_network, save_model, ModelInfo, ModelKind};
+pub use network::StyleNetwork;
 pub use style::StyleCode;
 pub use vgg::{Tap, Vgg16};

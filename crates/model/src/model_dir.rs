@@ -1,46 +1,151 @@
-//! A model as shipped and loaded by `stylize run`: a folder holding the decoder weights and a
-//! JSON description (architecture, how it was trained).
+//! A model as shipped and loaded by `stylize run`: a folder holding the generator's weights
+//! and a JSON description (which kind of generator, its architecture, how it was trained).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tch::Device;
+use tch::{nn, Device, Tensor};
 
-use crate::{DecoderConfig, Generator, ModelError};
+use crate::fast::{FastConfig, FastNet};
+use crate::network::{FastNetwork, StyleNetwork, VggNetwork};
+use crate::{DecoderConfig, Generator, ModelError, Vgg16};
 
 pub const MODEL_WEIGHTS_FILE: &str = "generator.safetensors";
 pub const MODEL_INFO_FILE: &str = "model.json";
 
+/// Which generator a model folder holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// ImageNet VGG16 encoder, AdaIN and a trained decoder (`models/default`).
+    #[default]
+    Vgg,
+    /// The small student distilled from a VGG16 model (`models/fast`).
+    Fast,
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Vgg => "vgg",
+            ModelKind::Fast => "fast",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelInfo {
-    pub decoder: DecoderConfig,
+    /// Absent in folders written before there was a second kind: those are VGG16 models.
+    #[serde(default)]
+    pub kind: ModelKind,
+    /// The decoder of a VGG16 model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<DecoderConfig>,
+    /// The widths of a fast generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast: Option<FastConfig>,
     /// Steps trained, and the full training config (as JSON) for reproduction.
     pub steps: u64,
     pub train_config: serde_json::Value,
     pub stylize_version: String,
+    /// The model this one learnt from (a fast generator's teacher).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
-/// Writes weights and description into `dir` (each file atomically).
+/// Writes a VGG16 model's weights and description into `dir` (each file atomically).
 pub fn save_model(dir: &Path, g: &Generator, info: &ModelInfo) -> Result<(), ModelError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     // tch picks the file format from the extension: the temporary name must end in .safetensors.
     let tmp = dir.join(format!(".tmp.{MODEL_WEIGHTS_FILE}"));
     g.save(&tmp)?;
     std::fs::rename(&tmp, dir.join(MODEL_WEIGHTS_FILE)).map_err(io(dir))?;
+    write_info(dir, info)
+}
+
+/// Writes named weights (any kind) and the description into `dir` (each file atomically).
+pub fn save_weights(dir: &Path, named: &[(String, Tensor)], info: &ModelInfo) -> Result<(), ModelError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp = dir.join(format!(".tmp.{MODEL_WEIGHTS_FILE}"));
+    Tensor::write_safetensors(named, &tmp)?;
+    std::fs::rename(&tmp, dir.join(MODEL_WEIGHTS_FILE)).map_err(io(dir))?;
+    write_info(dir, info)
+}
+
+fn write_info(dir: &Path, info: &ModelInfo) -> Result<(), ModelError> {
     write_atomic(&dir.join(MODEL_INFO_FILE), serde_json::to_string_pretty(info).expect("serialisable").as_bytes())
 }
 
-/// Loads a model folder.
-pub fn load_model(dir: &Path, device: Device) -> Result<(Generator, ModelInfo), ModelError> {
+/// A model folder's description. An unknown `kind`, or a kind without its architecture, is
+/// an error naming model.json.
+pub fn read_info(dir: &Path) -> Result<ModelInfo, ModelError> {
     let info_path = dir.join(MODEL_INFO_FILE);
     if !info_path.exists() {
         return Err(ModelError::ModelMissing { path: dir.to_path_buf() });
     }
     let text = std::fs::read_to_string(&info_path).map_err(io(&info_path))?;
-    let info: ModelInfo =
-        serde_json::from_str(&text).map_err(|e| ModelError::BadWeights { path: info_path.clone(), reason: e.to_string() })?;
-    let g = Generator::load(&dir.join(MODEL_WEIGHTS_FILE), info.decoder, device)?;
+    let bad = |reason: String| ModelError::BadWeights { path: info_path.clone(), reason };
+    let info: ModelInfo = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    match info.kind {
+        ModelKind::Vgg if info.decoder.is_none() => Err(bad("kind \"vgg\" needs a \"decoder\" entry".into())),
+        ModelKind::Fast if info.fast.is_none() => Err(bad("kind \"fast\" needs a \"fast\" entry".into())),
+        _ => Ok(info),
+    }
+}
+
+/// Loads a VGG16 model folder's decoder (training, distillation's teacher).
+pub fn load_model(dir: &Path, device: Device) -> Result<(Generator, ModelInfo), ModelError> {
+    let info = read_info(dir)?;
+    let Some(decoder) = info.decoder.filter(|_| info.kind == ModelKind::Vgg) else {
+        return Err(ModelError::BadWeights { path: dir.to_path_buf(), reason: format!("is a {} model; a VGG16 model is needed here", info.kind) });
+    };
+    let g = Generator::load(&dir.join(MODEL_WEIGHTS_FILE), decoder, device)?;
     Ok((g, info))
+}
+
+/// Loads a model folder of any kind behind the one interface. `vgg16` (the converted VGG16
+/// weights) is read only if the model uses VGG16.
+pub fn load_network(dir: &Path, vgg16: &Path, device: Device) -> Result<(Box<dyn StyleNetwork>, ModelInfo), ModelError> {
+    let info = read_info(dir)?;
+    let net: Box<dyn StyleNetwork> = match info.kind {
+        ModelKind::Vgg => {
+            let (generator, _) = load_model(dir, device)?;
+            Box::new(VggNetwork { generator, vgg: Vgg16::load(vgg16, device)? })
+        }
+        ModelKind::Fast => {
+            let cfg = info.fast.expect("read_info checked");
+            let vs = nn::VarStore::new(device);
+            let net = FastNet::new(&vs.root(), cfg);
+            load_fast_weights(&vs, &dir.join(MODEL_WEIGHTS_FILE))?;
+            Box::new(FastNetwork { vs, net })
+        }
+    };
+    Ok((net, info))
+}
+
+/// Fills a fast generator's variables (all but the training-only feature heads) from a
+/// weights file, which must hold exactly those, each of the right shape.
+fn load_fast_weights(vs: &nn::VarStore, path: &Path) -> Result<(), ModelError> {
+    let bad = |reason: String| ModelError::BadWeights { path: path.to_path_buf(), reason };
+    if !path.exists() {
+        return Err(bad("missing (a model folder holds model.json and generator.safetensors)".into()));
+    }
+    let mut file: HashMap<String, Tensor> = Tensor::read_safetensors(path).map_err(|e| bad(e.to_string()))?.into_iter().collect();
+    for (name, var) in vs.variables() {
+        if name.starts_with("heads.") {
+            continue;
+        }
+        let t = file.remove(&name).ok_or_else(|| bad(format!("no tensor {name}: these are not the weights of a fast generator with this model.json's widths")))?;
+        if t.size() != var.size() {
+            return Err(bad(format!("{name} has shape {:?}, model.json's widths need {:?}", t.size(), var.size())));
+        }
+        tch::no_grad(|| var.shallow_clone().copy_(&t));
+    }
+    if let Some(extra) = file.keys().find(|k| !k.starts_with("heads.")) {
+        return Err(bad(format!("unexpected tensor {extra}: not a fast generator's weights")));
+    }
+    Ok(())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {

@@ -31,6 +31,11 @@ impl Adam {
         Self { cfg, step: 0, m: zeros(&params), v: zeros(&params), params }
     }
 
+    /// Changes the learning rate from the next step on (schedules); the moments carry over.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.cfg.lr = lr;
+    }
+
     pub fn zero_grad(&self) {
         for (_, p) in &self.params {
             let mut p = p.shallow_clone();

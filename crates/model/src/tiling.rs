@@ -3,7 +3,9 @@
 //! the untiled network would make it and no seam can show (no blending is needed: the halo is
 //! decoded and thrown away).
 //!
-//! Passes over the tiles:
+//! The same holds for the fast generator ([`stylize_tiled_fast`]), with its own passes.
+//!
+//! Passes over the tiles (VGG16 model):
 //! 1. VGG16 features of each tile, kept (relu4_1 only); the whole image's statistics at the
 //!    style layers (its own style code, and relu4_1's mean/std for AdaIN) summed over cores;
 //! 2. for a multi-level decoder, each stage's normalisation statistics, the same way;
@@ -18,6 +20,7 @@ use tch::{Kind, Tensor};
 use crate::adain::{adain_given, blend, EPS};
 use crate::convert::rgb8_to_tensor;
 use crate::style::STYLE_TAPS;
+use crate::fast::{channels_last, FastNet, Features, NORM_STAGES};
 use crate::generator::Padding;
 use crate::{Generator, StyleCode, Vgg16};
 
@@ -120,6 +123,70 @@ impl Moments {
     }
 }
 
+/// The padded image and its tiles: cut regions out as tensors, write cores back as pixels.
+struct Canvas {
+    padding: Padding,
+    padded: Vec<u8>,
+    tiles: Vec<Tile>,
+    device: tch::Device,
+}
+
+impl Canvas {
+    fn new(pixels: &[u8], width: u32, height: u32, cfg: &TileConfig, device: tch::Device) -> Canvas {
+        let padding = Padding::new(width, height);
+        let padded = pad(pixels, &padding);
+        let (pw, ph) = padding.padded();
+        Canvas { padding, padded, tiles: plan(pw, ph, cfg), device }
+    }
+
+    /// Tile `i`'s region of the padded image as a (1,3,h,w) tensor in 0..1.
+    fn region(&self, i: usize) -> Tensor {
+        let r = self.tiles[i].region;
+        let pw = self.padding.padded().0 as usize;
+        let mut buf = Vec::with_capacity(r.w as usize * r.h as usize * 3);
+        for y in r.y..r.y + r.h {
+            let start = (y as usize * pw + r.x as usize) * 3;
+            buf.extend_from_slice(&self.padded[start..start + r.w as usize * 3]);
+        }
+        rgb8_to_tensor(&buf, r.h, r.w).to_device(self.device)
+    }
+
+    /// Writes the core of `y` (tile `i`'s output, the size of its region) into `out` (the
+    /// photo's HWC pixels), less the margin.
+    fn write_core(&self, out: &mut [u8], i: usize, y: &Tensor) {
+        let t = self.tiles[i];
+        let (m, width, height) = (self.padding.margin, self.padding.width, self.padding.height);
+        let (cx, cy) = (t.core.x - t.region.x, t.core.y - t.region.y);
+        let core = y.narrow(2, cy as i64, t.core.h as i64).narrow(3, cx as i64, t.core.w as i64);
+        let (px, _, w) = crate::convert::tensor_to_rgb8(&core);
+        // Padded columns x0..x1 of this core are inside the photo.
+        let (x0, x1) = (t.core.x.max(m), (t.core.x + t.core.w).min(m + width));
+        for row in 0..t.core.h {
+            let py = t.core.y + row;
+            if x0 >= x1 || py < m || py >= m + height {
+                continue;
+            }
+            let n = (x1 - x0) as usize * 3;
+            let src = (row as usize * w as usize + (x0 - t.core.x) as usize) * 3;
+            let dst = ((py - m) as usize * width as usize + (x0 - m) as usize) * 3;
+            out[dst..dst + n].copy_from_slice(&px[src..src + n]);
+        }
+    }
+
+    fn output(&self) -> Vec<u8> {
+        vec![0u8; self.padding.width as usize * self.padding.height as usize * 3]
+    }
+}
+
+/// Counts finished tile passes for a progress callback.
+fn ticker(total: usize, progress: &mut dyn FnMut(usize, usize)) -> impl FnMut() + '_ {
+    let mut done = 0;
+    move || {
+        done += 1;
+        progress(done, total)
+    }
+}
+
 /// Stylizes a large image tile by tile; same result as `Generator::stylize` on the whole (up
 /// to float rounding, and bf16 rounding of the kept features past `cache_budget`).
 /// `progress(done, total)` is called after each tile of each pass. Returns HWC RGB pixels.
@@ -136,33 +203,18 @@ pub fn stylize_tiled(
 ) -> Vec<u8> {
     tch::no_grad(|| {
         let device = g.vs.device();
-        let padding = Padding::new(width, height);
-        let padded = pad(pixels, &padding);
-        let (pw, ph) = padding.padded();
-        let tiles = plan(pw, ph, cfg);
+        let canvas = Canvas::new(pixels, width, height, cfg, device);
+        let tiles = &canvas.tiles;
         let stages = g.decoder.stages();
-        let total = tiles.len() * (2 + stages);
-        let mut done = 0;
-        let mut tick = || {
-            done += 1;
-            progress(done, total)
-        };
-        let region_tensor = |r: &Rect| {
-            let mut buf = Vec::with_capacity(r.w as usize * r.h as usize * 3);
-            for y in r.y..r.y + r.h {
-                let start = (y as usize * pw as usize + r.x as usize) * 3;
-                buf.extend_from_slice(&padded[start..start + r.w as usize * 3]);
-            }
-            rgb8_to_tensor(&buf, r.h, r.w).to_device(device)
-        };
+        let mut tick = ticker(tiles.len() * (2 + stages), progress);
 
         // Pass 1: features, and the image's own statistics at the style layers.
         let bytes_f32: usize = tiles.iter().map(|t| (t.region.w / 8 * t.region.h / 8) as usize * 512 * 4).sum();
         let keep = if bytes_f32 > cfg.cache_budget { Kind::BFloat16 } else { Kind::Float };
         let mut own: Vec<Moments> = STYLE_TAPS.iter().map(|_| Moments::new()).collect();
         let mut kept = Vec::with_capacity(tiles.len());
-        for t in &tiles {
-            let feats = vgg.features(&region_tensor(&t.region), &STYLE_TAPS);
+        for (i, t) in tiles.iter().enumerate() {
+            let feats = vgg.features(&canvas.region(i), &STYLE_TAPS);
             for (l, f) in feats.iter().enumerate() {
                 own[l].add(f, t, 1 << l);
             }
@@ -184,7 +236,7 @@ pub fn stylize_tiled(
             if !g.decoder.has_skips() {
                 return Vec::new();
             }
-            g.skip_targets(&vgg.features(&region_tensor(&tiles[i].region), &STYLE_TAPS[..3]), &own, style, strength)
+            g.skip_targets(&vgg.features(&canvas.region(i), &STYLE_TAPS[..3]), &own, style, strength)
         };
 
         // Pass 2: each decoder stage's statistics, given the earlier stages'.
@@ -200,25 +252,73 @@ pub fn stylize_tiled(
         }
 
         // Pass 3: decode, keep the cores (less the margin).
-        let m = padding.margin;
-        let mut out = vec![0u8; width as usize * height as usize * 3];
-        for (i, t) in tiles.iter().enumerate() {
+        let mut out = canvas.output();
+        for i in 0..tiles.len() {
             let y = g.decoder.forward_with(&target(i), &code, &skips(i), &norms, None);
-            let (cx, cy) = (t.core.x - t.region.x, t.core.y - t.region.y);
-            let core = y.narrow(2, cy as i64, t.core.h as i64).narrow(3, cx as i64, t.core.w as i64);
-            let (px, _, w) = crate::convert::tensor_to_rgb8(&core);
-            // Padded columns x0..x1 of this core are inside the photo.
-            let (x0, x1) = (t.core.x.max(m), (t.core.x + t.core.w).min(m + width));
-            for row in 0..t.core.h {
-                let py = t.core.y + row;
-                if x0 >= x1 || py < m || py >= m + height {
-                    continue;
-                }
-                let n = (x1 - x0) as usize * 3;
-                let src = (row as usize * w as usize + (x0 - t.core.x) as usize) * 3;
-                let dst = ((py - m) as usize * width as usize + (x0 - m) as usize) * 3;
-                out[dst..dst + n].copy_from_slice(&px[src..src + n]);
+            canvas.write_core(&mut out, i, &y);
+            tick();
+        }
+        out
+    })
+}
+
+/// The fast generator's receptive field reaches 63 px to each side (its encoder 27, its
+/// decoder 36 more, counted at full resolution); the halo is the next multiple of 8 past it.
+pub const FAST_HALO: u32 = 72;
+
+/// The fast generator tile by tile, with the whole image's statistics; same result as
+/// `FastNet::stylize` on the whole up to float rounding, if `cfg.halo` >= [`FAST_HALO`].
+/// Nothing is kept between passes (the encoder is cheap: it runs again in each pass), so
+/// memory is one tile's. Returns HWC RGB pixels.
+pub fn stylize_tiled_fast(
+    net: &FastNet,
+    device: tch::Device,
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    style: &StyleCode,
+    strength: f64,
+    cfg: &TileConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Vec<u8> {
+    tch::no_grad(|| {
+        let canvas = Canvas::new(pixels, width, height, cfg, device);
+        let tiles = &canvas.tiles;
+        let mut tick = ticker(tiles.len() * (2 + NORM_STAGES.len()), progress);
+        let encode = |i: usize| net.encode(&channels_last(&canvas.region(i)));
+
+        // Pass 1: the image's own statistics at the encoder's three levels (1/2 only if used).
+        let levels: &[usize] = if strength < 1.0 { &[0, 1, 2] } else { &[1, 2] };
+        let mut own: Vec<Moments> = (0..3).map(|_| Moments::new()).collect();
+        for (i, t) in tiles.iter().enumerate() {
+            let Features(f) = encode(i);
+            for &l in levels {
+                own[l].add(&f[l], t, 2 << l);
             }
+            tick();
+        }
+        let (means, stds): (Vec<Tensor>, Vec<Tensor>) = (0..3)
+            .map(|l| if levels.contains(&l) { own[l].mean_std(device) } else { (style.means[l].shallow_clone(), style.stds[l].shallow_clone()) })
+            .unzip();
+        let own = StyleCode { means, stds };
+
+        // Pass 2: the decoder's normalising stages, each given the earlier ones.
+        let mut norms: Vec<(Tensor, Tensor)> = Vec::new();
+        for (stage, &scale) in NORM_STAGES.iter().enumerate() {
+            let mut m = Moments::new();
+            for (i, t) in tiles.iter().enumerate() {
+                let x = net.decode_with(&encode(i), &own, style, strength, &norms, Some(stage));
+                m.add(&x, t, scale);
+                tick();
+            }
+            norms.push(m.mean_std(device));
+        }
+
+        // Pass 3: decode, keep the cores.
+        let mut out = canvas.output();
+        for i in 0..tiles.len() {
+            let y = net.decode_with(&encode(i), &own, style, strength, &norms, None).clamp(0.0, 1.0);
+            canvas.write_core(&mut out, i, &y);
             tick();
         }
         out

@@ -59,3 +59,47 @@ fn a_short_distillation_from_the_shipped_model_lowers_the_loss() {
     assert!(last.0 < 0.6 * first.0, "L1 to the teacher: {:.4} -> {:.4}", first.0, last.0);
     assert!(last.1 < 0.6 * first.1, "feature heads: {:.4} -> {:.4}", first.1, last.1);
 }
+
+/// The cat photo at `width` px as HWC pixels.
+fn cat_pixels(width: u32) -> (Vec<u8>, u32, u32) {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples");
+    let img = stylize_io::load(&samples.join("photos/cat.jpg"), &Default::default()).unwrap().rgb;
+    let img = stylize_io::fit(&img, stylize_io::Sizing::Exact(width), 16, 1 << 26).unwrap();
+    let (w, h) = img.dimensions();
+    (img.into_raw(), w, h)
+}
+
+#[test]
+fn fast_tiles_with_the_whole_images_statistics_equal_the_untiled_result() {
+    use stylize_model::tiling::{stylize_tiled_fast, TileConfig, FAST_HALO};
+    tch::manual_seed(3);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = FastNet::new(&vs.root(), FastConfig::default());
+    // Default initialisation gives a nearly flat grey image; larger weights make the output
+    // vary, so that a seam or a wrong statistic shows.
+    tch::no_grad(|| {
+        for (_, mut v) in vs.variables() {
+            let _ = v.g_mul_scalar_(2.0);
+        }
+    });
+    let (px, w, h) = cat_pixels(330);
+    let photo = stylize_model::convert::rgb8_to_tensor(&px, h, w);
+    let style = tch::no_grad(|| net.style_code(&crops(&["paintings/hokusai_great_wave.jpg"])));
+    for strength in [1.0, 0.6] {
+        let (whole, _, _) = stylize_model::convert::tensor_to_rgb8(&net.stylize(&photo, &style, strength));
+        let spread = whole.iter().map(|&v| v as i32).max().unwrap() - whole.iter().map(|&v| v as i32).min().unwrap();
+        assert!(spread > 60, "the output should vary: spread {spread}");
+        let tiled = |halo: u32| {
+            let cfg = TileConfig { tile: 96, halo, ..Default::default() };
+            let mut passes = 0;
+            let out = stylize_tiled_fast(&net, Device::Cpu, &px, w, h, &style, strength, &cfg, &mut |d, _| passes = d);
+            // 330x248 padded to 400x312: 5x4 tiles, 4 passes over them.
+            assert_eq!(passes, 5 * 4 * 4);
+            out.iter().zip(&whole).map(|(a, b)| (*a as i32 - *b as i32).abs()).max().unwrap()
+        };
+        let exact = tiled(FAST_HALO);
+        assert!(exact <= 1, "strength {strength}: tiled vs whole differ by {exact}/255 with the full halo");
+        let short = tiled(16);
+        assert!(short > 4, "strength {strength}: a halo short of the receptive field should show ({short}/255)");
+    }
+}

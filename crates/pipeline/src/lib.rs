@@ -8,8 +8,7 @@ mod guard;
 use stylize_io::RgbImage;
 use stylize_model::convert::{rgb8_to_tensor, tensor_to_rgb8};
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
-use stylize_model::tiling::{stylize_tiled, TileConfig};
-use stylize_model::{with_precision, Generator, Precision, StyleCode, Vgg16};
+use stylize_model::{with_precision, Precision, StyleCode, StyleNetwork, Vgg16};
 pub use stylize_io::{SizeError, Sizing};
 use tch::{Device, Tensor};
 
@@ -40,10 +39,11 @@ fn check(img: &RgbImage) -> Result<(), SizeError> {
     stylize_io::check_size(img.dimensions(), img.dimensions(), MIN_SIDE, MAX_PIXELS)
 }
 
-/// What runs the pixels: the trained generator, or Gatys optimisation (no model).
+/// What runs the pixels: a trained generator of any kind, or Gatys optimisation (no model,
+/// VGG16 only).
 pub enum Method {
-    Model(Generator),
-    Optimize { steps: usize },
+    Model(Box<dyn StyleNetwork>),
+    Optimize { vgg: Vgg16, steps: usize },
 }
 
 /// The per-request knobs.
@@ -72,14 +72,13 @@ pub enum Style {
 
 /// The loaded networks. Not `Sync` (tch tensors are not): a server gives each worker its own.
 pub struct Stylizer {
-    vgg: Vgg16,
     method: Method,
     device: Device,
 }
 
 impl Stylizer {
-    pub fn new(vgg: Vgg16, method: Method, device: Device) -> Self {
-        Stylizer { vgg, method, device }
+    pub fn new(method: Method, device: Device) -> Self {
+        Stylizer { method, device }
     }
 
     /// The style of one or several paintings, mixed by `weights` (one per painting, not all 0).
@@ -93,12 +92,12 @@ impl Stylizer {
         }
         guard::guarded(|| {
             let tensors: Vec<Tensor> = paintings.iter().map(|p| self.tensor(p)).collect();
-            with_precision(precision, || match self.method {
-                Method::Model(_) => {
-                    let codes: Vec<StyleCode> = tensors.iter().map(|t| StyleCode::from_images(&self.vgg, t)).collect();
+            with_precision(precision, || match &self.method {
+                Method::Model(net) => {
+                    let codes: Vec<StyleCode> = tensors.iter().map(|t| net.style_code(t)).collect();
                     Style::Code(StyleCode::mix(&codes.iter().collect::<Vec<_>>(), weights))
                 }
-                Method::Optimize { .. } => Style::Grams(style_grams(&self.vgg, &tensors, weights)),
+                Method::Optimize { vgg, .. } => Style::Grams(style_grams(vgg, &tensors, weights)),
             })
         })
     }
@@ -114,18 +113,17 @@ impl Stylizer {
     fn run(&self, photo: &RgbImage, style: &Style, opts: &Options, progress: &mut dyn FnMut(usize, usize)) -> Result<RgbImage, PipelineError> {
         let (w, h) = photo.dimensions();
         Ok(match (&self.method, style) {
-            (Method::Model(generator), Style::Code(code)) => {
+            (Method::Model(net), Style::Code(code)) => {
                 if needs_tiles(w, h, opts.tile) {
-                    let cfg = TileConfig { tile: opts.tile, ..Default::default() };
-                    let px = stylize_tiled(generator, &self.vgg, photo.as_raw(), w, h, code, opts.strength, &cfg, progress);
+                    let px = net.stylize_tiled(photo.as_raw(), w, h, code, opts.strength, opts.tile, progress);
                     RgbImage::from_raw(w, h, px).expect("tiling returns the input's size")
                 } else {
-                    to_image(&generator.stylize(&self.vgg, &self.tensor(photo), code, opts.strength))
+                    to_image(&net.stylize(&self.tensor(photo), code, opts.strength))
                 }
             }
-            (Method::Optimize { steps }, Style::Grams(grams)) => {
+            (Method::Optimize { vgg, steps }, Style::Grams(grams)) => {
                 let cfg = OptimizeConfig { steps: *steps, ..Default::default() };
-                to_image(&optimize(&self.vgg, &self.tensor(photo), grams, opts.strength, &cfg, &mut |s, _| progress(s, *steps)))
+                to_image(&optimize(vgg, &self.tensor(photo), grams, opts.strength, &cfg, &mut |s, _| progress(s, *steps)))
             }
             _ => return Err(PipelineError::Network("the style was made for the other method".into())),
         })

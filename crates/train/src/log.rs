@@ -71,22 +71,47 @@ pub fn truncate_after(path: &Path, step: u64) -> Result<(), TrainError> {
     stylize_model::model_dir::write_atomic(path, (kept.join("\n") + "\n").as_bytes()).map_err(TrainError::from)
 }
 
-/// Reads the CSV back as one series per loss column.
+/// Appends `step,seconds,values...` to a CSV log, writing `header` first into a new file
+/// (the distillation's log, whose columns differ from the adversarial trainer's).
+pub fn append_row(path: &Path, header: &str, step: u64, seconds: f64, values: &[f64]) -> Result<(), TrainError> {
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io(path))?;
+    if new {
+        writeln!(f, "{header}").map_err(io(path))?;
+    }
+    let row: Vec<String> = values.iter().map(|v| format!("{v:.6}")).collect();
+    writeln!(f, "{step},{seconds:.3},{}", row.join(",")).map_err(io(path))
+}
+
+/// Reads the adversarial trainer's CSV back as one series per loss column.
 pub fn series(path: &Path) -> Vec<stylize_report::Series> {
+    series_of(path, &["content", "style", "adv_g", "identity", "d_loss", "d_acc"])
+}
+
+/// One series per named column of a CSV log (first column: the step), by its own header.
+pub fn series_of(path: &Path, plotted: &[&str]) -> Vec<stylize_report::Series> {
     let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
-    let cols: Vec<&str> = HEADER.split(',').collect();
-    let plotted = ["content", "style", "adv_g", "identity", "d_loss", "d_acc"];
+    let mut lines = text.lines();
+    let cols: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let picked: Vec<(usize, &str)> = plotted.iter().filter_map(|n| cols.iter().position(|c| c == n).map(|i| (i, *n))).collect();
     let mut out: Vec<stylize_report::Series> =
-        plotted.iter().map(|n| stylize_report::Series { name: n.to_string(), points: Vec::new() }).collect();
-    for line in text.lines().skip(1) {
+        picked.iter().map(|(_, n)| stylize_report::Series { name: n.to_string(), points: Vec::new() }).collect();
+    for line in lines {
         let v: Vec<f64> = line.split(',').map(|s| s.parse().unwrap_or(f64::NAN)).collect();
         if v.len() != cols.len() {
             continue;
         }
-        for s in out.iter_mut() {
-            let i = cols.iter().position(|c| *c == s.name).expect("plotted column exists");
-            s.points.push((v[0], v[i]));
+        for (s, (i, _)) in out.iter_mut().zip(&picked) {
+            s.points.push((v[0], v[*i]));
         }
     }
     out
+}
+
+/// Wall time already spent by earlier sessions of a run: the last logged `seconds` (column 2).
+pub fn elapsed_so_far(path: &Path) -> f64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.split(',').nth(1).and_then(|s| s.parse().ok())))
+        .unwrap_or(0.0)
 }

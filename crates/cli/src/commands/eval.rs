@@ -10,7 +10,7 @@ use stylize_eval::metrics::score;
 use stylize_eval::{Reconstruction, Scores};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
-use stylize_model::{load_model, StyleCode, Vgg16};
+use stylize_model::{load_network, StyleCode, Vgg16};
 use stylize_train::data::list_images;
 use stylize_train::trainer::to_image;
 use tch::{Device, Tensor};
@@ -31,9 +31,10 @@ pub struct Args {
     /// Folder of paintings
     #[arg(long)]
     style: PathBuf,
-    /// Model folder (default: the shipped model)
+    /// default | fast | a model folder; repeat it to compare models, each a method row (the
+    /// first one fills sheet.png). Default: the shipped default model
     #[arg(long)]
-    model: Option<PathBuf>,
+    model: Vec<PathBuf>,
     /// How many photos (evenly spaced through the sorted folder)
     #[arg(long, default_value_t = 8)]
     photos: usize,
@@ -108,9 +109,14 @@ pub fn run(args: Args) -> Result<()> {
     let pairs = spread(&grid, args.pairs.unwrap_or(grid.len()));
 
     let device = Device::cuda_if_available();
-    let model_dir = args.model.clone().unwrap_or_else(super::run::default_model_dir);
-    let (generator, info) = load_model(&model_dir, device)?;
-    let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
+    let vgg_path = stylize_weights::vgg16_path()?;
+    let model_dirs: Vec<PathBuf> = if args.model.is_empty() { vec![super::run::model_dir(None)] } else { args.model.iter().map(|m| super::run::model_dir(Some(m))).collect() };
+    let mut models = Vec::new();
+    for dir in &model_dirs {
+        let (net, info) = load_network(dir, &vgg_path, device)?;
+        models.push((format!("stylize {} ({})", stem(dir), info.kind), net, info));
+    }
+    let vgg = Vgg16::load(&vgg_path, device)?;
     let load = |p: &Path| -> Result<Tensor> {
         let img = stylize_io::load(p, &Default::default())?;
         let img = super::fit(p, &img.rgb, stylize_pipeline::Sizing::Exact(args.size))?;
@@ -118,7 +124,9 @@ pub fn run(args: Args) -> Result<()> {
     };
     let xs = photos.iter().map(|p| load(p)).collect::<Result<Vec<_>>>()?;
     let ss = paintings.iter().map(|p| load(p)).collect::<Result<Vec<_>>>()?;
-    let codes: Vec<StyleCode> = ss.iter().map(|s| StyleCode::from_images(&vgg, s)).collect();
+    // Each model's own codes of the paintings (a fast generator has its own style encoder).
+    let model_codes: Vec<Vec<StyleCode>> = models.iter().map(|(_, net, _)| ss.iter().map(|s| net.style_code(s)).collect()).collect();
+    let (generator, codes, info) = (&models[0].1, &model_codes[0], &models[0].2);
     let size_of = |t: &Tensor| (t.size()[2], t.size()[3]);
     let resize_to = |t: &Tensor, (h, w): (i64, i64)| t.upsample_bilinear2d([h, w], false, None, None).clamp(0.0, 1.0);
 
@@ -130,24 +138,26 @@ pub fn run(args: Args) -> Result<()> {
         ("photo (no change)".into(), Box::new(|i, _| Ok(xs[i].shallow_clone())), pairs.len()),
         ("painting (resized to the photo)".into(), Box::new(|i, j| Ok(resize_to(&ss[j], size_of(&xs[i])))), pairs.len()),
         ("colour transfer".into(), Box::new(|i, j| Ok(colour_transfer(&xs[i], &ss[j]))), pairs.len()),
-        (
-            "stylize (this model)".into(),
-            Box::new(|i, j| {
-                let out = generator.stylize(&vgg, &xs[i], &codes[j], 1.0);
-                model_outputs.borrow_mut().insert((i, j), to_image(&out));
-                Ok(out)
-            }),
-            pairs.len(),
-        ),
-        (
-            "stylize --preserve-color".into(),
-            Box::new(|i, j| {
-                let out = stylize_io::preserve_colour(&to_image(&generator.stylize(&vgg, &xs[i], &codes[j], 1.0)), &to_image(&xs[i]));
-                Ok(rgb8_to_tensor(out.as_raw(), out.height(), out.width()).to_device(device))
-            }),
-            pairs.len(),
-        ),
     ];
+    for (k, ((label, net, _), codes)) in models.iter().zip(&model_codes).enumerate() {
+        let (xs, outputs) = (&xs, &model_outputs);
+        let f = move |i: usize, j: usize| {
+            let out = net.stylize(&xs[i], &codes[j], 1.0);
+            if k == 0 {
+                outputs.borrow_mut().insert((i, j), to_image(&out));
+            }
+            Ok(out)
+        };
+        methods.push((label.clone(), Box::new(f), pairs.len()));
+    }
+    methods.push((
+        format!("{} --preserve-color", models[0].0),
+        Box::new(|i, j| {
+            let out = stylize_io::preserve_colour(&to_image(&generator.stylize(&xs[i], &codes[j], 1.0)), &to_image(&xs[i]));
+            Ok(rgb8_to_tensor(out.as_raw(), out.height(), out.width()).to_device(device))
+        }),
+        pairs.len(),
+    ));
     for (name, dir) in &args.external {
         let (photos, paintings, xs) = (&photos, &paintings, &xs);
         let f = move |i: usize, j: usize| -> Result<Tensor> {
@@ -194,13 +204,14 @@ pub fn run(args: Args) -> Result<()> {
 
     // Strength 0 decodes the photo's own features (the style does not enter): how close does
     // the decoder come back to the photo?
-    let recon = Reconstruction::mean(&xs.iter().map(|x| Reconstruction::of(&generator.stylize(&vgg, x, &codes[0], 0.0), x)).collect::<Vec<_>>());
+    let recon = Reconstruction::mean(&xs.iter().map(|x| Reconstruction::of(&generator.stylize(x, &codes[0], 0.0), x)).collect::<Vec<_>>());
     eprintln!("strength 0: error {:.1}/255, brightness shift {:+.1}/255", recon.error, recon.brightness_shift);
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let json = serde_json::json!({
-        "model": model_dir.display().to_string(),
+        "model": model_dirs[0].display().to_string(),
         "model_steps": info.steps,
+        "models": models.iter().zip(&model_dirs).map(|((_, _, i), d)| serde_json::json!({"dir": d.display().to_string(), "kind": i.kind, "steps": i.steps})).collect::<Vec<_>>(),
         "size": args.size,
         "photos": photos.iter().map(name).collect::<Vec<_>>(),
         "paintings": paintings.iter().map(name).collect::<Vec<_>>(),
@@ -209,7 +220,7 @@ pub fn run(args: Args) -> Result<()> {
         "reconstruction_at_strength_0": recon,
     });
     stylize_model::model_dir::write_atomic(&args.out.join("report.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    let mut md = markdown(&results, &model_dir, info.steps, photos.len(), paintings.len(), pairs.len(), args.size);
+    let mut md = markdown(&results, &model_dirs[0], info.steps, photos.len(), paintings.len(), pairs.len(), args.size);
     md += &format!(
         "\nStrength 0 (the photo's own features decoded), over the {} photos: mean absolute error {:.1}/255, brightness shift {:+.1}/255.\n",
         xs.len(),
@@ -224,7 +235,7 @@ pub fn run(args: Args) -> Result<()> {
     let rows: Vec<Vec<stylize_io::RgbImage>> = (0..xs.len())
         .map(|i| {
             (0..codes.len())
-                .map(|j| cached.remove(&(i, j)).unwrap_or_else(|| to_image(&generator.stylize(&vgg, &xs[i], &codes[j], 1.0))))
+                .map(|j| cached.remove(&(i, j)).unwrap_or_else(|| to_image(&generator.stylize(&xs[i], &codes[j], 1.0))))
                 .collect()
         })
         .collect();
@@ -238,13 +249,17 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// A column label for the methods sheet: the method's first word, or "preserved" for the
-/// colour-preserving variant.
+/// A column label for the methods sheet: the model's name for a model row ("stylize NAME
+/// (kind)"), "preserved" for the colour-preserving variant, else the method's first word.
 fn short_label(method: &str) -> String {
     if method.contains("preserve") {
         return "preserved".into();
     }
-    method.split(' ').next().unwrap_or(method).to_string()
+    let mut words = method.split(' ');
+    match (words.next(), words.next()) {
+        (Some("stylize"), Some(model)) => model.to_string(),
+        (first, _) => first.unwrap_or(method).to_string(),
+    }
 }
 
 fn markdown(results: &[MethodResult], model_dir: &Path, steps: u64, photos: usize, paintings: usize, pairs: usize, size: u32) -> String {

@@ -1,3 +1,4 @@
+pub mod distill;
 pub mod eval;
 pub mod features;
 pub mod run;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{anyhow, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use stylize_io::{Limits, OutputFormat, RgbImage, SaveOptions};
-use stylize_model::{load_model, Generator, ModelInfo, Precision, Vgg16};
+use stylize_model::{load_network, Precision, Vgg16};
 use stylize_pipeline::{self as pipeline, Options, PipelineError, Sizing, Style, Stylizer};
 use tch::Device;
 
@@ -32,8 +32,9 @@ pub enum Method {
   stylize run photos/ --style wave.jpg --out-dir out/ --shard 0/4  this machine's quarter of it
   stylize run photo.jpg --style wave.jpg --method optimize --steps 300
 
-The default model is models/default (see its MODEL_CARD.md); --model picks another
-folder written by `stylize train` (its model/ subfolder). Images larger than 2 x --tile on a
+The default model is models/default (see its MODEL_CARD.md); --model fast picks the fast
+generator (models/fast), --model DIR any folder written by `stylize train` or `stylize
+distill` (its model/ subfolder). Images larger than 2 x --tile on a
 side are stylized in tiles that share the whole image's statistics (bounded memory, no
 seams). Settings are written into the output's metadata (PNG text, JPEG comment).
 No output ever replaces one of the run's inputs (same file, hard link or symlink). A batch
@@ -93,7 +94,7 @@ pub struct Args {
     /// Optimisation steps for --method optimize
     #[arg(long, default_value_t = 300)]
     steps: usize,
-    /// Model folder (generator.safetensors + model.json)
+    /// default | fast (the shipped models), or a model folder (model.json + generator.safetensors)
     #[arg(long)]
     model: Option<PathBuf>,
     /// JPEG quality, 1-100
@@ -104,12 +105,20 @@ pub struct Args {
     precision: Precision,
 }
 
-/// Where the shipped default model lives: $STYLIZE_MODEL, else the repository's models/default.
-pub fn default_model_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("STYLIZE_MODEL").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
+/// The shipped models, by the names `--model` takes (folders under the repository's models/).
+pub const SHIPPED_MODELS: [&str; 2] = ["default", "fast"];
+
+/// The model folder `--model` names: a shipped model's name, or any folder (write `./fast`
+/// for a folder that has a shipped model's name). Without `--model`: $STYLIZE_MODEL (a name or
+/// a folder), else the shipped default.
+pub fn model_dir(arg: Option<&Path>) -> PathBuf {
+    let given = arg.map(Path::to_path_buf).or_else(|| std::env::var_os("STYLIZE_MODEL").filter(|p| !p.is_empty()).map(PathBuf::from));
+    let shipped = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(name);
+    match given {
+        Some(p) if SHIPPED_MODELS.iter().any(|n| p.as_os_str() == *n) => shipped(p.to_str().expect("a shipped name")),
+        Some(p) => p,
+        None => shipped("default"),
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default")
 }
 
 /// Everything loaded once and shared by every photo of a run.
@@ -346,7 +355,6 @@ fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 impl<'a> Job<'a> {
     fn new(args: &'a Args, styles: &[RgbImage], weights: &[f64]) -> Result<Self> {
         let device = Device::cuda_if_available();
-        let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
         let mut settings = vec![
             ("stylize:version", env!("CARGO_PKG_VERSION").to_string()),
             ("stylize:styles", args.style.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ")),
@@ -357,17 +365,17 @@ impl<'a> Job<'a> {
         ];
         let method = match args.method {
             Method::Model => {
-                let model_dir = args.model.clone().unwrap_or_else(default_model_dir);
-                let (generator, info): (Generator, ModelInfo) = load_model(&model_dir, device)?;
-                settings.push(("stylize:model", format!("{} ({} steps)", file_name(&model_dir), info.steps)));
-                pipeline::Method::Model(generator)
+                let model_dir = model_dir(args.model.as_deref());
+                let (net, info) = load_network(&model_dir, &stylize_weights::vgg16_path()?, device)?;
+                settings.push(("stylize:model", format!("{} ({}, {} steps)", file_name(&model_dir), info.kind, info.steps)));
+                pipeline::Method::Model(net)
             }
             Method::Optimize => {
                 settings.push(("stylize:method", format!("optimize, {} steps", args.steps)));
-                pipeline::Method::Optimize { steps: args.steps }
+                pipeline::Method::Optimize { vgg: Vgg16::load(&stylize_weights::vgg16_path()?, device)?, steps: args.steps }
             }
         };
-        let stylizer = Stylizer::new(vgg, method, device);
+        let stylizer = Stylizer::new(method, device);
         let style = stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?;
         let options =
             Options { strength: args.strength, preserve_colour: args.preserve_color, tile: args.tile, precision: args.precision };

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use stylize_model::{load_model, Precision, Vgg16};
+use stylize_model::{load_network, Precision};
 use stylize_pipeline::{Method, Stylizer};
 use stylize_server::{Gallery, Server, ServerConfig, StylizerFactory};
 use tch::Device;
@@ -52,7 +52,7 @@ pub struct Args {
     /// Largest result a client may ask for (longer side, pixels)
     #[arg(long, default_value_t = 1024)]
     max_size: u32,
-    /// Model folder (generator.safetensors + model.json)
+    /// default | fast (the shipped models), or a model folder (model.json + generator.safetensors)
     #[arg(long)]
     model: Option<PathBuf>,
     /// Compute precision: f32, or bf16
@@ -82,11 +82,11 @@ pub fn run(args: Args) -> Result<()> {
         Some(dir) => Gallery::load(dir, config.style_size).map_err(|e| BadInput(e.to_string()))?,
         None => Gallery::default(),
     };
-    let model_dir = args.model.clone().unwrap_or_else(super::run::default_model_dir);
+    let model_dir = super::run::model_dir(args.model.as_deref());
     let vgg_path = stylize_weights::vgg16_path()?;
     // Read the model once here, so a bad folder fails before anything listens.
-    let (_, info) = load_model(&model_dir, Device::Cpu)?;
-    let model_label = format!("{} ({} steps)", model_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), info.steps);
+    let (_, info) = load_network(&model_dir, &vgg_path, Device::Cpu)?;
+    let model_label = format!("{} ({}, {} steps)", model_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), info.kind, info.steps);
     if args.workers > 1 {
         // The workers share the cores: split torch's intra-op threads between them.
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -94,9 +94,8 @@ pub fn run(args: Args) -> Result<()> {
     }
     let factory: Arc<StylizerFactory> = Arc::new(move || {
         let device = Device::cuda_if_available();
-        let vgg = Vgg16::load(&vgg_path, device).map_err(|e| e.to_string())?;
-        let (generator, _) = load_model(&model_dir, device).map_err(|e| e.to_string())?;
-        Ok(Stylizer::new(vgg, Method::Model(generator), device))
+        let (net, _) = load_network(&model_dir, &vgg_path, device).map_err(|e| e.to_string())?;
+        Ok(Stylizer::new(Method::Model(net), device))
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;

@@ -117,7 +117,7 @@ pub fn run(args: Args) -> Result<()> {
     let pb = ProgressBar::new(cfg.steps).with_position(trainer.step);
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} ETA {eta} {msg}").expect("valid template"));
     let started = Instant::now();
-    let elapsed_before = elapsed_so_far(&log_path);
+    let elapsed_before = log::elapsed_so_far(&log_path);
     let mut meter = log::LossMeter::default();
     let quiet_bar = pb.is_hidden();
     while trainer.step < cfg.steps {
@@ -155,18 +155,13 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Wall time already spent by earlier sessions of this run (last logged seconds).
-fn elapsed_so_far(log_path: &Path) -> f64 {
-    std::fs::read_to_string(log_path)
-        .ok()
-        .and_then(|t| t.lines().last().and_then(|l| l.split(',').nth(1).and_then(|s| s.parse().ok())))
-        .unwrap_or(0.0)
-}
-
 fn save_all(trainer: &Trainer, out: &Path) -> Result<()> {
     checkpoint::save(trainer, &out.join("ckpt"))?;
     let info = ModelInfo {
-        decoder: trainer.cfg.decoder,
+        kind: stylize_model::ModelKind::Vgg,
+        decoder: Some(trainer.cfg.decoder),
+        fast: None,
+        parent: None,
         steps: trainer.step,
         train_config: serde_json::to_value(&trainer.cfg)?,
         stylize_version: env!("CARGO_PKG_VERSION").to_string(),

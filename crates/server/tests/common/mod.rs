@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use stylize_model::{load_model, Vgg16};
+use stylize_model::load_network;
 use stylize_pipeline::{Method, Stylizer};
 use stylize_server::{AppState, Gallery, Server, ServerConfig, StylizerFactory};
 use tch::Device;
@@ -74,9 +74,9 @@ impl TestServer {
 pub fn factory() -> Arc<StylizerFactory> {
     let model_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
     Arc::new(move || {
-        let vgg = Vgg16::load(&stylize_weights::vgg16_path().map_err(|e| e.to_string())?, Device::Cpu).map_err(|e| e.to_string())?;
-        let (g, _) = load_model(&model_dir, Device::Cpu).map_err(|e| e.to_string())?;
-        Ok(Stylizer::new(vgg, Method::Model(g), Device::Cpu))
+        let vgg = stylize_weights::vgg16_path().map_err(|e| e.to_string())?;
+        let (net, _) = load_network(&model_dir, &vgg, Device::Cpu).map_err(|e| e.to_string())?;
+        Ok(Stylizer::new(Method::Model(net), Device::Cpu))
     })
 }
 

@@ -1,0 +1,149 @@
+//! `stylize distill`: trains the fast generator from a VGG16 model (see crates/train/src/distill.rs).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use stylize_model::{load_model, Vgg16};
+use stylize_train::data::ImageSet;
+use stylize_train::distill::{DistillLosses, DistillMeter};
+use stylize_train::pool::TeacherPool;
+use stylize_train::{checkpoint, log, DistillConfig, Distiller, TrainError};
+use tch::Device;
+
+use crate::exit::BadInput;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  stylize distill --content photos/ --style paintings/ --teacher models/default --out runs/fast --config configs/fast-stage-a.toml\n  stylize distill --content photos/ --style paintings/ --teacher models/default --out runs/fast --resume\n  stylize distill ... --out runs/fast --resume --config configs/fast-stage-b.toml     (next stage from the checkpoint)\n\nThe teacher's outputs are kept in the cache directory (teacher-pool/), made once and reused by\nlater epochs, stages and runs. The run folder gets ckpt/, model/ (use with `stylize run --model`),\nlog.csv, loss.png and previews/.")]
+pub struct Args {
+    /// Folder of photos
+    #[arg(long)]
+    content: PathBuf,
+    /// Folder of paintings
+    #[arg(long)]
+    style: PathBuf,
+    /// The model to learn from: default, or a VGG16 model's folder
+    #[arg(long)]
+    teacher: PathBuf,
+    /// Run folder for checkpoints, logs, previews and the exported model
+    #[arg(long)]
+    out: PathBuf,
+    /// Settings (TOML; unknown keys are errors). Defaults: see crates/train/src/distill.rs
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Continue the run in --out from its last checkpoint (with --config: the new settings
+    /// apply from the checkpoint's step on; the networks must match)
+    #[arg(long)]
+    resume: bool,
+    /// Override the total number of steps
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Where the teacher's outputs are kept (default: teacher-pool/ in the cache directory)
+    #[arg(long)]
+    pool: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let ckpt_dir = args.out.join("ckpt");
+    let file_cfg = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?;
+            Some(DistillConfig::from_toml(&text).map_err(|reason| TrainError::Config { path: p.clone(), reason })?)
+        }
+        None => None,
+    };
+    let mut cfg = if args.resume {
+        let (old, _): (DistillConfig, u64) = checkpoint::read_meta(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", args.out.display()))?;
+        match file_cfg {
+            Some(new) if new.fast != old.fast || new.discriminator != old.discriminator => {
+                return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's".into()).into());
+            }
+            Some(new) => new,
+            None => old,
+        }
+    } else {
+        if ckpt_dir.exists() {
+            return Err(BadInput(format!("{} already holds a run: pass --resume to continue it, or choose another --out", args.out.display())).into());
+        }
+        file_cfg.unwrap_or_default()
+    };
+    if let Some(s) = args.steps {
+        cfg.steps = s;
+    }
+    cfg.validate().map_err(BadInput)?;
+
+    let device = Device::cuda_if_available();
+    let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
+    let teacher_dir = super::run::model_dir(Some(&args.teacher));
+    let (teacher, _) = load_model(&teacher_dir, device)?;
+    let content = ImageSet::load_dir(&args.content, cfg.short_side, cfg.crop)?;
+    let style = ImageSet::load_dir(&args.style, cfg.short_side, cfg.crop)?;
+    let pool_root = match &args.pool {
+        Some(p) => p.clone(),
+        None => stylize_weights::cache_dir()?.join("teacher-pool"),
+    };
+    let pool = TeacherPool::open(&pool_root, &teacher_dir.join(stylize_model::model_dir::MODEL_WEIGHTS_FILE), &content, &style, cfg.pool_spec())?;
+    eprintln!("distilling on {} photos and {} paintings; teacher pool {} ({} of {} examples stored)", content.len(), style.len(), pool.dir().display(), pool.stored(), cfg.pool);
+    std::fs::create_dir_all(args.out.join("previews")).with_context(|| format!("cannot create {}", args.out.display()))?;
+
+    let mut d = Distiller::new(cfg.clone(), teacher, vgg, content, style, pool, device);
+    let log_path = args.out.join("log.csv");
+    if args.resume {
+        d.load(&ckpt_dir)?;
+        log::truncate_after(&log_path, d.step)?;
+        eprintln!("resumed at step {}", d.step);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let teacher_name = args.teacher.display().to_string();
+    let started = Instant::now();
+    let before = log::elapsed_so_far(&log_path);
+    let mut meter = DistillMeter::default();
+    while d.step < cfg.steps {
+        let (lr, adv_w) = (cfg.lr_at(d.step), cfg.adv_weight_at(d.step));
+        let l = d.train_step()?;
+        meter.add(&l);
+        let step = d.step;
+        if step % cfg.log_every == 0 {
+            let avg = meter.take();
+            let seconds = before + started.elapsed().as_secs_f64();
+            let mut row = avg.values().to_vec();
+            row.extend([lr, adv_w]);
+            log::append_row(&log_path, DistillLosses::HEADER, step, seconds, &row)?;
+            eprintln!(
+                "step {step}/{} {seconds:.0}s teacher_l1 {:.4} features {:.4} content {:.3} style {:.3} adv {:.3} D {:.3} acc {:.2}",
+                cfg.steps, avg.teacher_l1, avg.features, avg.content, avg.style, avg.adv_g, avg.d_loss, avg.d_acc
+            );
+        }
+        let stopping = stop.load(Ordering::SeqCst);
+        if step % cfg.preview_every == 0 || step == cfg.steps {
+            write_preview(&d, &args.out.join("previews").join(format!("step_{step:06}.png")))?;
+        }
+        if step % cfg.checkpoint_every == 0 || step == cfg.steps || stopping {
+            d.save(&ckpt_dir)?;
+            d.export(&args.out.join("model"), &teacher_name)?;
+            let plot = stylize_report::loss_plot(&log::series_of(&log_path, &DistillLosses::PLOTTED), &Default::default());
+            stylize_io::save(&args.out.join("loss.png"), &plot, None, &Default::default())?;
+        }
+        if stopping {
+            eprintln!("stopped at step {step}; continue with --resume");
+            return Ok(());
+        }
+    }
+    eprintln!("done: model in {}", args.out.join("model").display());
+    Ok(())
+}
+
+/// 4 fixed photos x 4 fixed paintings, the student's results at 256 px.
+fn write_preview(d: &Distiller, path: &Path) -> Result<()> {
+    let pick = |n: usize| -> Vec<usize> { (0..4.min(n)).map(|i| i * n / 4.min(n)).collect() };
+    let (photos, styles) = (pick(d.content.len()), pick(d.style.len()));
+    let results = d.preview(&photos, &styles, 256);
+    let thumbs = |set: &ImageSet, idx: &[usize]| -> Vec<stylize_io::RgbImage> { idx.iter().map(|&i| stylize_train::trainer::to_image(&set.preview_tensor(i, 256))).collect() };
+    let sheet = stylize_report::header_sheet(&thumbs(&d.content, &photos), &thumbs(&d.style, &styles), &results, &Default::default());
+    stylize_io::save(path, &sheet, None, &Default::default())?;
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The fast generator through the binary: `stylize distill` makes a model folder of the fast
+//! kind, `stylize run --model` uses it (whole and in tiles), and model folders that are not
+//! what they claim are refused with one line and exit code 2.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn stylize(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stylize")).args(args).output().expect("run stylize")
+}
+
+fn sample(sub: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(sub).display().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_bad_input(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "exit code for: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert!(errors[0].contains(needle), "the error line names {needle:?}: {err}");
+}
+
+/// A fast model from a 4-step distillation on the samples (2 examples a step, 64 px crops).
+fn distilled(dir: &Path) -> PathBuf {
+    let cfg = dir.join("tiny.toml");
+    std::fs::write(&cfg, "steps = 4\nbatch = 2\ncrop = 64\nshort_side = 128\nmin_short_side = 0\npool = 4\npreview_every = 1000\n").unwrap();
+    let out = dir.join("run");
+    let o = stylize(&[
+        "distill", "--content", &sample("photos"), "--style", &sample("paintings"), "--teacher", "default",
+        "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--pool", dir.join("pool").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pooled = std::fs::read_dir(dir.join("pool")).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(std::fs::read_dir(pooled).unwrap().count(), 4, "the pool holds its 4 examples");
+    out.join("model")
+}
+
+fn load_rgb(p: &Path) -> stylize_io::RgbImage {
+    stylize_io::load(p, &Default::default()).unwrap().rgb
+}
+
+#[test]
+fn distill_makes_a_fast_model_that_run_uses_whole_and_in_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = distilled(dir.path());
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!((info["kind"].as_str(), info["steps"].as_u64(), info["parent"].as_str()), (Some("fast"), Some(4), Some("default")));
+
+    let (whole, tiled) = (dir.path().join("whole.png"), dir.path().join("tiled.png"));
+    for (out, tile) in [(&whole, "0"), (&tiled, "128")] {
+        let o = stylize(&["run", &sample("photos/cat.jpg"), "--style", &sample("paintings/hokusai_great_wave.jpg"), "--model", model.to_str().unwrap(), "--size", "400", "--tile", tile, "-o", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (a, b) = (load_rgb(&whole), load_rgb(&tiled));
+    assert_eq!(a.dimensions(), (400, 300));
+    let max = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+    assert!(max <= 1, "tiled vs whole: {max}/255");
+}
+
+#[test]
+fn model_folders_that_are_not_what_they_claim_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
+    let folder = |name: &str, json: &str, weights: Option<&Path>| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("model.json"), json).unwrap();
+        if let Some(w) = weights {
+            std::fs::copy(w, d.join("generator.safetensors")).unwrap();
+        }
+        d.display().to_string()
+    };
+    let out = dir.path().join("out.png");
+    let run = |model: &str| stylize(&["run", &sample("photos/cat.jpg"), "--style", &sample("paintings/durer_lion.jpg"), "--model", model, "--size", "64", "-o", out.to_str().unwrap()]);
+
+    let unknown = folder("unknown", r#"{"kind": "diffusion", "steps": 1, "train_config": {}, "stylize_version": "9"}"#, None);
+    assert_bad_input(&run(&unknown), "unknown variant `diffusion`, expected `vgg` or `fast`");
+    // The VGG16 model's decoder weights under a fast model's description.
+    let json = r#"{"kind": "fast", "fast": {"channels": [16, 48, 96]}, "steps": 1, "train_config": {}, "stylize_version": "9"}"#;
+    let mismatched = folder("mismatched", json, Some(&default.join("generator.safetensors")));
+    assert_bad_input(&run(&mismatched), "not the weights of a fast generator");
+    let no_arch = folder("no_arch", r#"{"kind": "fast", "steps": 1, "train_config": {}, "stylize_version": "9"}"#, None);
+    assert_bad_input(&run(&no_arch), "kind \"fast\" needs a \"fast\" entry");
+    assert!(!out.exists(), "no output for a refused model");
+}

@@ -1,0 +1,89 @@
+//! One interface for every kind of trained generator, so the pipeline, tiling, the server and
+//! eval never branch on the kind: [`StyleNetwork`], made by [`crate::load_network`] from a
+//! model folder.
+//!
+//! - [`VggNetwork`]: the VGG16 model (frozen ImageNet VGG16 to relu4_1, AdaIN, trained decoder).
+//! - [`FastNetwork`]: the fast generator distilled from it (no VGG16 at inference).
+
+use tch::{nn, Device, Tensor};
+
+use crate::fast::FastNet;
+use crate::model_dir::ModelKind;
+use crate::tiling::{stylize_tiled, stylize_tiled_fast, TileConfig, FAST_HALO};
+use crate::{Generator, StyleCode, Vgg16};
+
+pub trait StyleNetwork {
+    fn kind(&self) -> ModelKind;
+
+    fn device(&self) -> Device;
+
+    /// A painting's style in this network's terms: (1,3,H,W) RGB in 0..1.
+    fn style_code(&self, rgb: &Tensor) -> StyleCode;
+
+    /// Photo (N,3,H,W in 0..1, any size) to its stylization (same size, 0..1), no gradients.
+    /// `strength` 0 gives the photo back through the network, 1 the full style.
+    fn stylize(&self, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor;
+
+    /// The same as `stylize` on a large HWC RGB image, tile by tile in bounded memory, with
+    /// the whole image's statistics (equal to `stylize` up to float rounding). `tile` is the
+    /// core side in pixels (a multiple of 8); `progress(done, total)` counts tile passes.
+    fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8>;
+}
+
+/// The VGG16 model: VGG16 encoder, AdaIN and the trained decoder.
+pub struct VggNetwork {
+    pub generator: Generator,
+    pub vgg: Vgg16,
+}
+
+impl StyleNetwork for VggNetwork {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Vgg
+    }
+
+    fn device(&self) -> Device {
+        self.generator.vs.device()
+    }
+
+    fn style_code(&self, rgb: &Tensor) -> StyleCode {
+        StyleCode::from_images(&self.vgg, rgb)
+    }
+
+    fn stylize(&self, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
+        self.generator.stylize(&self.vgg, rgb, style, strength)
+    }
+
+    fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {
+        let cfg = TileConfig { tile, ..Default::default() };
+        stylize_tiled(&self.generator, &self.vgg, pixels, width, height, style, strength, &cfg, progress)
+    }
+}
+
+/// The fast generator.
+pub struct FastNetwork {
+    pub vs: nn::VarStore,
+    pub net: FastNet,
+}
+
+impl StyleNetwork for FastNetwork {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Fast
+    }
+
+    fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    fn style_code(&self, rgb: &Tensor) -> StyleCode {
+        tch::no_grad(|| self.net.style_code(&crate::fast::channels_last(rgb)))
+    }
+
+    fn stylize(&self, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
+        self.net.stylize(rgb, style, strength)
+    }
+
+    fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {
+        let cfg = TileConfig { tile, halo: FAST_HALO, ..Default::default() };
+        stylize_tiled_fast(&self.net, self.device(), pixels, width, height, style, strength, &cfg, progress)
+    }
+}

@@ -1,0 +1,402 @@
+//! Distilling the fast generator from a trained VGG16 model (`stylize distill`).
+//!
+//! One trainer covers the stages; a stage is a config:
+//! - **A** (`teacher_weight`, `feature_weight` only): L1 to the teacher's stylization of the
+//!   same photo and painting, plus the feature heads against VGG16's features of the photo.
+//!   VGG16 runs once per photo (no gradients); the teacher's outputs come from the
+//!   [`TeacherPool`] on disk.
+//! - **B** (`content_weight`, `style_weight`, `adv_weight` too): the teacher's own losses on
+//!   the student's output (VGG16 content and style, the discriminator on real paintings), with
+//!   the teacher L1 kept at a lower weight.
+//! - A **fine-tune** is either at a larger `crop` (a new pool).
+
+use std::path::Path;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use stylize_model::augment::diff_augment;
+use stylize_model::fast::{channels_last, distill_loss, own_statistics, FastConfig, FastNet};
+use stylize_model::losses::{content_loss, d_accuracy, hinge_d, hinge_g, style_loss};
+use stylize_model::optim::{Adam, AdamConfig};
+use stylize_model::style::STYLE_TAPS;
+use stylize_model::model_dir::save_weights;
+use stylize_model::{Discriminator, DiscriminatorConfig, Generator, ModelInfo, ModelKind, StyleCode, Vgg16};
+use tch::{nn, Device, Tensor};
+
+use crate::checkpoint;
+use crate::data::ImageSet;
+use crate::pool::{PoolSpec, TeacherPool};
+use crate::TrainError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DistillConfig {
+    pub steps: u64,
+    /// Examples per step.
+    pub batch: i64,
+    /// Square crop of photos and paintings, in pixels.
+    pub crop: u32,
+    /// Images are resized to this short side, then each crop is taken at a random zoom
+    /// between `min_short_side / short_side` and 1 (see `ImageSet::batch`).
+    pub short_side: u32,
+    pub min_short_side: u32,
+    /// Examples in the teacher pool: step s reads examples s*batch.. (mod pool), in a fresh
+    /// order each epoch after the first. A multiple of `batch`.
+    pub pool: u64,
+    pub adam: AdamConfig,
+    /// From this step on (0 = never) the learning rate falls linearly to `lr_end` at `steps`.
+    pub lr_decay_from: u64,
+    pub lr_end: f64,
+    /// L1 to the teacher's output.
+    pub teacher_weight: f64,
+    /// The feature heads' distance to VGG16's relu1_1..relu4_1 of the photo.
+    pub feature_weight: f64,
+    /// Stage B: VGG16 content and style losses on the student's output (0 = off).
+    pub content_weight: f64,
+    pub style_weight: f64,
+    /// Stage B: adversarial weight once ramped up (0 = off, no discriminator step).
+    pub adv_weight: f64,
+    pub adv_start: u64,
+    pub adv_ramp: u64,
+    pub discriminator: DiscriminatorConfig,
+    pub discriminator_adam: AdamConfig,
+    pub fast: FastConfig,
+    pub seed: u64,
+    pub checkpoint_every: u64,
+    pub preview_every: u64,
+    pub log_every: u64,
+}
+
+impl Default for DistillConfig {
+    fn default() -> Self {
+        Self {
+            steps: 20_000,
+            batch: 8,
+            crop: 128,
+            short_side: 512,
+            min_short_side: 256,
+            pool: 16_384,
+            adam: AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999 },
+            lr_decay_from: 0,
+            lr_end: 1e-4,
+            teacher_weight: 1.0,
+            feature_weight: 0.1,
+            content_weight: 0.0,
+            style_weight: 0.0,
+            adv_weight: 0.0,
+            adv_start: 0,
+            adv_ramp: 500,
+            discriminator: DiscriminatorConfig::default(),
+            discriminator_adam: AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999 },
+            fast: FastConfig::default(),
+            seed: 1,
+            checkpoint_every: 100,
+            preview_every: 500,
+            log_every: 10,
+        }
+    }
+}
+
+impl DistillConfig {
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let cfg: Self = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |ok: bool, msg: &str| if ok { Ok(()) } else { Err(msg.to_string()) };
+        check(self.batch >= 1, "batch must be at least 1")?;
+        check(self.crop >= 64 && self.crop % 8 == 0, "crop must be a multiple of 8, at least 64")?;
+        check(self.short_side >= self.crop, "short_side must be at least the crop size")?;
+        check(self.min_short_side == 0 || (self.min_short_side >= self.crop && self.min_short_side <= self.short_side), "min_short_side must be 0 (off) or between crop and short_side")?;
+        check(self.pool >= self.batch as u64 && self.pool % self.batch as u64 == 0, "pool must be a positive multiple of batch")?;
+        check(self.checkpoint_every >= 1 && self.log_every >= 1 && self.preview_every >= 1, "*_every must be at least 1")?;
+        check([self.teacher_weight, self.feature_weight, self.content_weight, self.style_weight, self.adv_weight].iter().all(|w| *w >= 0.0), "loss weights must not be negative")?;
+        Ok(())
+    }
+
+    pub fn min_zoom(&self) -> f64 {
+        if self.min_short_side == 0 { 1.0 } else { self.min_short_side as f64 / self.short_side as f64 }
+    }
+
+    pub fn lr_at(&self, step: u64) -> f64 {
+        if self.lr_decay_from == 0 || step < self.lr_decay_from || self.steps <= self.lr_decay_from {
+            return self.adam.lr;
+        }
+        let t = ((step - self.lr_decay_from) as f64 / (self.steps - self.lr_decay_from) as f64).min(1.0);
+        self.adam.lr + (self.lr_end - self.adam.lr) * t
+    }
+
+    pub fn adv_weight_at(&self, step: u64) -> f64 {
+        if self.adv_weight == 0.0 || step < self.adv_start {
+            return 0.0;
+        }
+        self.adv_weight * ((step - self.adv_start + 1) as f64 / self.adv_ramp.max(1) as f64).min(1.0)
+    }
+
+    /// Whether the student's output goes through VGG16 (stage B).
+    pub fn uses_vgg_on_output(&self) -> bool {
+        self.content_weight > 0.0 || self.style_weight > 0.0
+    }
+
+    pub fn pool_spec(&self) -> PoolSpec {
+        PoolSpec { crop: self.crop, min_zoom: self.min_zoom(), seed: self.seed }
+    }
+}
+
+/// Pool example indices of step `step`: consecutive in the first epoch (so the pool fills in
+/// order), a seeded permutation in each later one.
+pub fn pool_indices(step: u64, batch: u64, pool: u64, seed: u64) -> Vec<u64> {
+    let start = step * batch;
+    let (epoch, offset) = (start / pool, start % pool);
+    if epoch == 0 {
+        return (offset..offset + batch).collect();
+    }
+    let mut order: Vec<u64> = (0..pool).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ epoch.wrapping_mul(0xA24B_AED4_963E_E407)));
+    order[offset as usize..(offset + batch) as usize].to_vec()
+}
+
+/// Loss values of one step (0 for terms a stage leaves off).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DistillLosses {
+    pub teacher_l1: f64,
+    pub features: f64,
+    pub content: f64,
+    pub style: f64,
+    pub adv_g: f64,
+    pub d_loss: f64,
+    pub d_acc: f64,
+}
+
+impl DistillLosses {
+    pub const HEADER: &'static str = "step,seconds,teacher_l1,features,content,style,adv_g,d_loss,d_acc,lr,adv_weight";
+    pub const PLOTTED: [&'static str; 7] = ["teacher_l1", "features", "content", "style", "adv_g", "d_loss", "d_acc"];
+
+    pub fn values(&self) -> [f64; 7] {
+        [self.teacher_l1, self.features, self.content, self.style, self.adv_g, self.d_loss, self.d_acc]
+    }
+
+    pub fn add(&mut self, o: &DistillLosses) {
+        let mut v = self.values();
+        for (a, b) in v.iter_mut().zip(o.values()) {
+            *a += b;
+        }
+        *self = Self::from_values(v);
+    }
+
+    pub fn scaled(&self, k: f64) -> Self {
+        Self::from_values(self.values().map(|v| v * k))
+    }
+
+    fn from_values(v: [f64; 7]) -> Self {
+        let [teacher_l1, features, content, style, adv_g, d_loss, d_acc] = v;
+        Self { teacher_l1, features, content, style, adv_g, d_loss, d_acc }
+    }
+}
+
+pub struct Distiller {
+    pub cfg: DistillConfig,
+    pub vs: nn::VarStore,
+    pub net: FastNet,
+    opt: Adam,
+    d_vs: nn::VarStore,
+    d: Discriminator,
+    opt_d: Adam,
+    pub teacher: Generator,
+    pub vgg: Vgg16,
+    pub pool: TeacherPool,
+    pub content: ImageSet,
+    pub style: ImageSet,
+    pub step: u64,
+}
+
+impl Distiller {
+    pub fn new(cfg: DistillConfig, teacher: Generator, vgg: Vgg16, content: ImageSet, style: ImageSet, pool: TeacherPool, device: Device) -> Self {
+        tch::manual_seed(cfg.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let net = FastNet::new(&vs.root(), cfg.fast);
+        let opt = Adam::new(&vs, cfg.adam);
+        let d_vs = nn::VarStore::new(device);
+        let d = Discriminator::new(d_vs.root() / "disc", &cfg.discriminator);
+        let opt_d = Adam::new(&d_vs, cfg.discriminator_adam);
+        Self { cfg, vs, net, opt, d_vs, d, opt_d, teacher, vgg, pool, content, style, step: 0 }
+    }
+
+    /// One optimisation step on the pool's next examples.
+    pub fn train_step(&mut self) -> Result<DistillLosses, TrainError> {
+        let cfg = self.cfg.clone();
+        let s = cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.step.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        tch::manual_seed((s >> 1) as i64);
+        let mut rng = ChaCha8Rng::seed_from_u64(s);
+        let idx = pool_indices(self.step, cfg.batch as u64, cfg.pool, cfg.seed);
+        let ex = self.pool.get(&idx, &self.content, &self.style, &self.teacher, &self.vgg)?;
+        // A horizontal flip of photo and teacher output together (the teacher is flip-equivariant
+        // up to rounding), a separate one for the painting: twice the pool's variety.
+        let flip = |t: &Tensor, rows: &[bool]| -> Tensor {
+            Tensor::cat(&rows.iter().enumerate().map(|(i, &f)| { let r = t.narrow(0, i as i64, 1); if f { r.flip([3]) } else { r } }).collect::<Vec<_>>(), 0)
+        };
+        let (fp, fs): (Vec<bool>, Vec<bool>) = (0..cfg.batch).map(|_| (rng.gen_bool(0.5), rng.gen_bool(0.5))).unzip();
+        let device = self.vs.device();
+        let photos = channels_last(&flip(&ex.photos, &fp).to_device(device));
+        let teacher_out = flip(&ex.teacher, &fp).to_device(device);
+        let paintings = channels_last(&flip(&ex.paintings, &fs).to_device(device));
+
+        self.opt.set_lr(cfg.lr_at(self.step));
+        let adv_w = cfg.adv_weight_at(self.step);
+        let (vgg_feats, painting_code) = tch::no_grad(|| {
+            let f = self.vgg.features(&photos, &STYLE_TAPS);
+            let code = cfg.uses_vgg_on_output().then(|| StyleCode::from_images(&self.vgg, &paintings));
+            (f, code)
+        });
+        let feats = self.net.encode(&photos);
+        let style = self.net.style_code(&paintings);
+        let own = own_statistics(&feats, &style, 1.0);
+        let out = self.net.decode(&feats, &own, &style, 1.0);
+        let (_, pixels, features) = distill_loss(&out, &teacher_out, &self.net.predict_vgg(&feats), &vgg_feats, 1.0);
+        let mut total = &pixels * cfg.teacher_weight + &features * cfg.feature_weight;
+        let mut l = DistillLosses::default();
+
+        if adv_w > 0.0 {
+            let real = self.d.forward(&diff_augment(&paintings), true);
+            let fake = self.d.forward(&diff_augment(&out.detach()), false);
+            let loss_d = hinge_d(&real, &fake);
+            self.opt_d.zero_grad();
+            loss_d.backward();
+            self.opt_d.step();
+            l.d_loss = loss_d.double_value(&[]);
+            l.d_acc = d_accuracy(&real, &fake);
+            let loss_adv = hinge_g(&self.d.forward(&diff_augment(&out), false));
+            l.adv_g = loss_adv.double_value(&[]);
+            total = total + loss_adv * adv_w;
+        }
+        if let Some(code) = &painting_code {
+            let out_feats = self.vgg.features(&out, &STYLE_TAPS);
+            let target = Generator::target(&vgg_feats[3], code, 1.0);
+            let loss_c = content_loss(&out_feats[3], &target);
+            let loss_s = style_loss(&StyleCode::from_features(&out_feats), code);
+            l.content = loss_c.double_value(&[]);
+            l.style = loss_s.double_value(&[]);
+            total = total + loss_c * cfg.content_weight + loss_s * cfg.style_weight;
+        }
+        self.opt.zero_grad();
+        total.backward();
+        self.opt.step();
+        // The discriminator's gradients from the generator's term are dropped at its next zero_grad.
+        l.teacher_l1 = pixels.double_value(&[]);
+        l.features = features.double_value(&[]);
+        self.step += 1;
+        Ok(l)
+    }
+
+    /// Stylizes each of `photos` with each of `styles` (indices into the sets) at `size` px:
+    /// the student's result, as `stylize run --model fast` makes it.
+    pub fn preview(&self, photos: &[usize], styles: &[usize], size: u32) -> Vec<Vec<stylize_io::RgbImage>> {
+        let device = self.vs.device();
+        let codes: Vec<StyleCode> = styles.iter().map(|&s| tch::no_grad(|| self.net.style_code(&self.style.preview_tensor(s, size).to_device(device)))).collect();
+        photos
+            .iter()
+            .map(|&p| {
+                let x = self.content.preview_tensor(p, size).to_device(device);
+                codes.iter().map(|c| crate::trainer::to_image(&self.net.stylize(&x, c, 1.0))).collect()
+            })
+            .collect()
+    }
+
+    /// Checkpoint: student, discriminator, both Adam states, step and config.
+    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        let mut named: Vec<(String, Tensor)> = Vec::new();
+        named.extend(self.vs.variables().into_iter().map(|(k, v)| (format!("s.{k}"), v)));
+        named.extend(self.d_vs.variables().into_iter().map(|(k, v)| (format!("d.{k}"), v)));
+        named.extend(self.opt.state("opt"));
+        named.extend(self.opt_d.state("opt_d"));
+        checkpoint::write(dir, named, self.step, &self.cfg)
+    }
+
+    /// The shipped model: the student without its feature heads (training only), and
+    /// `model.json` saying it is the fast kind, its teacher and how it was made.
+    pub fn export(&self, dir: &Path, teacher: &str) -> Result<(), TrainError> {
+        let named: Vec<(String, Tensor)> = self.vs.variables().into_iter().filter(|(k, _)| !k.starts_with("heads.")).collect();
+        let info = ModelInfo {
+            kind: ModelKind::Fast,
+            decoder: None,
+            fast: Some(self.cfg.fast),
+            steps: self.step,
+            train_config: serde_json::to_value(&self.cfg).expect("serialisable"),
+            stylize_version: env!("CARGO_PKG_VERSION").to_string(),
+            parent: Some(teacher.to_string()),
+        };
+        Ok(save_weights(dir, &named, &info)?)
+    }
+
+    /// Restores a checkpoint written by `save` with the same networks.
+    pub fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
+        let (_, step): (DistillConfig, u64) = checkpoint::read_meta(dir)?;
+        let map = checkpoint::read_tensors(dir)?;
+        let path = dir.join("state.safetensors");
+        checkpoint::restore_vars(&self.vs, "s", &map, &path)?;
+        checkpoint::restore_vars(&self.d_vs, "d", &map, &path)?;
+        let get = |k: &str| map.get(k).map(|t| t.shallow_clone());
+        let bad = |reason: String| TrainError::Checkpoint { path: path.clone(), reason };
+        self.opt.load_state("opt", &get).map_err(bad)?;
+        self.opt_d.load_state("opt_d", &get).map_err(bad)?;
+        self.step = step;
+        Ok(())
+    }
+}
+
+/// Mean of loss rows over a logging window.
+#[derive(Default)]
+pub struct DistillMeter {
+    sum: DistillLosses,
+    n: u32,
+}
+
+impl DistillMeter {
+    pub fn add(&mut self, l: &DistillLosses) {
+        self.sum.add(l);
+        self.n += 1;
+    }
+
+    pub fn take(&mut self) -> DistillLosses {
+        let out = self.sum.scaled(1.0 / self.n.max(1) as f64);
+        *self = Self::default();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_epoch_reads_the_pool_in_order_and_later_ones_permute_it() {
+        assert_eq!(pool_indices(0, 4, 16, 1), vec![0, 1, 2, 3]);
+        assert_eq!(pool_indices(3, 4, 16, 1), vec![12, 13, 14, 15]);
+        let epoch1: Vec<u64> = (4..8).flat_map(|s| pool_indices(s, 4, 16, 1)).collect();
+        let mut sorted = epoch1.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..16).collect::<Vec<_>>(), "each example once per epoch");
+        assert_ne!(epoch1, (0..16).collect::<Vec<_>>());
+        let epoch2: Vec<u64> = (8..12).flat_map(|s| pool_indices(s, 4, 16, 1)).collect();
+        assert_ne!(epoch1, epoch2, "a new order each epoch");
+    }
+
+    #[test]
+    fn schedules_and_validation() {
+        let cfg = DistillConfig { steps: 100, lr_decay_from: 50, adam: AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999 }, lr_end: 1e-4, ..Default::default() };
+        assert_eq!(cfg.lr_at(10), 1e-3);
+        assert!((cfg.lr_at(75) - 5.5e-4).abs() < 1e-12);
+        assert!((cfg.lr_at(100) - 1e-4).abs() < 1e-12);
+        assert_eq!(DistillConfig::default().adv_weight_at(1000), 0.0, "stage A has no discriminator");
+        let b = DistillConfig { adv_weight: 0.2, adv_start: 10, adv_ramp: 10, ..Default::default() };
+        assert_eq!(b.adv_weight_at(9), 0.0);
+        assert!((b.adv_weight_at(14) - 0.1).abs() < 1e-12);
+        assert!(DistillConfig::from_toml("pool = 12").unwrap_err().contains("multiple of batch"));
+        assert!(DistillConfig::from_toml("poool = 16").unwrap_err().contains("poool"));
+        assert_eq!(DistillConfig::from_toml("[fast]\nchannels = [8, 16, 32]").unwrap().fast.channels, [8, 16, 32]);
+    }
+}
