@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# `stylize run` end to end on 512x512 photos with the style computed once, against the same
-# network in PyTorch and against Magenta's arbitrary stylization under onnxruntime, in one run.
+# `stylize run` end to end on 770x512 photos with the style computed once: the default (VGG16)
+# model and the fast generator, against the fast generator in PyTorch and Magenta's arbitrary
+# stylization under onnxruntime, in one run.
 #
-#   bench/e2e.sh [--rounds N] [--photos N] [--model DIR] [--out FILE]
+#   bench/e2e.sh [--rounds N] [--photos N] [--model DIR] [--fast DIR] [--out FILE]
 #
 # Each implementation stylizes the same photos (files in, PNG files out, the style's statistics
-# computed once per process, as in a batch): `stylize run PHOTO... --out-dir`,
-# `bench/reference.py batch` (PyTorch 2.13, our networks) and `scripts/magenta.py batch`
-# (onnxruntime; its network works at 384 px and the result is resized to 512). A process with
-# N photos minus a process with 1 photo, divided by N - 1, is the steady per-photo time: model
-# loading and interpreter start-up cancel out. Rounds alternate the implementations; medians.
+# computed once per process, as in a batch): `stylize run PHOTO... --out-dir` with each model,
+# `bench/reference.py batch` (PyTorch 2.13, the fast network) and `scripts/magenta.py batch`
+# (onnxruntime; its network works at 384 px and the result is resized back). A process with N
+# photos minus a process with 1 photo, divided by N - 1, is the steady per-photo time: model
+# loading and interpreter start-up cancel out. "One photo" is the whole process for one photo.
+# Rounds alternate the implementations; medians.
 # Needs .bench-venv (bench/run.sh makes it; pillow is added here) and .venv-ref (onnxruntime).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -17,14 +19,15 @@ cd "$(dirname "$0")/.."
 root=$PWD
 command_line="bench/e2e.sh $*"
 rounds=3 n=5 out=bench/e2e.md
-model=$root/models/default
+model=$root/models/default fast=$root/models/fast
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --photos) n=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
+    --fast) fast=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "e2e.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -35,13 +38,12 @@ ort_py=$root/.venv-ref/bin/python
 "$ort_py" -c 'import onnxruntime, PIL, numpy' 2>/dev/null || { echo "e2e.sh: .venv-ref with onnxruntime, pillow, numpy missing" >&2; exit 2; }
 cargo build --release -p stylize
 stylize=$root/target/release/stylize
-vgg16=$("$root/target/release/stylize" setup 2>&1 | grep -o '/[^ ]*vgg16.safetensors' | head -1)
-[ -f "$vgg16" ] || { echo "e2e.sh: VGG16 weights not found (stylize setup)" >&2; exit 2; }
+[ -f "$fast/model.json" ] || { echo "e2e.sh: no fast model at $fast (--fast DIR)" >&2; exit 2; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 style=../shared/data/paintings/gcompris__painting_Katsushika_Hokusai_The_Great_Wave_off_Kanagawa_1823_1829.jpg
-# 512x512 centre crops of the first N photos.
+# The first N photos at 770x512 (3:2 centre crops, resized).
 mkdir "$tmp/in"
 "$ort_py" - "$tmp/in" "$n" <<'EOF'
 import os, sys
@@ -50,9 +52,9 @@ out, n = sys.argv[1], int(sys.argv[2])
 d = "../shared/data/photos"
 for i, f in enumerate(sorted(os.listdir(d))[:n]):
     img = Image.open(os.path.join(d, f)).convert("RGB")
-    s = min(img.size)
-    l, t = (img.width - s) // 2, (img.height - s) // 2
-    img.crop((l, t, l + s, t + s)).resize((512, 512), Image.LANCZOS).save(os.path.join(out, f"p{i}.jpg"), quality=95)
+    w, h = min(img.width, img.height * 3 // 2), min(img.height, img.width * 2 // 3)
+    l, t = (img.width - w) // 2, (img.height - h) // 2
+    img.crop((l, t, l + w, t + h)).resize((770, 512), Image.LANCZOS).save(os.path.join(out, f"p{i}.jpg"), quality=95)
 EOF
 photos=("$tmp"/in/*.jpg)
 
@@ -62,9 +64,10 @@ run() { # impl count -> seconds
   local start end
   start=$(date +%s.%N)
   case $impl in
-    stylize) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$model" --out-dir "$o" --max-size 512 2>/dev/null ;;
-    pytorch) "$torch_py" bench/reference.py batch --vgg16 "$vgg16" --model "$model" --style "$style" --out "$o" --size 512 "${photos[@]:0:$count}" ;;
-    magenta) "$ort_py" scripts/magenta.py batch --style "$style" --out "$o" --size 512 "${photos[@]:0:$count}" ;;
+    default) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$model" --out-dir "$o" --max-size 770 2>/dev/null ;;
+    fast) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$fast" --out-dir "$o" --max-size 770 2>/dev/null ;;
+    pytorch-fast) "$torch_py" bench/reference.py batch --model "$fast" --style "$style" --out "$o" --size 770 "${photos[@]:0:$count}" ;;
+    magenta) "$ort_py" scripts/magenta.py batch --style "$style" --out "$o" --size 770 "${photos[@]:0:$count}" ;;
   esac
   end=$(date +%s.%N)
   local made
@@ -74,7 +77,7 @@ run() { # impl count -> seconds
 }
 results=$tmp/results.txt
 for ((r = 1; r <= rounds; r++)); do
-  for impl in stylize pytorch magenta; do
+  for impl in default fast pytorch-fast magenta; do
     one=$(run $impl 1) many=$(run $impl "$n")
     per=$(echo "($many - $one) / ($n - 1)" | bc -l)
     printf '%s %s %.3f %.3f %.3f\n' "$impl" "$r" "$one" "$many" "$per" | tee -a "$results"
@@ -88,16 +91,16 @@ for line in open(path):
     impl, r, one, many, per = line.split()
     rows.setdefault(impl, []).append((float(one), float(per)))
 med = {k: (statistics.median(o for o, _ in v), statistics.median(p for _, p in v)) for k, v in rows.items()}
-names = {"stylize": "stylize run (Rust, tch)", "pytorch": "same network in PyTorch 2.13",
-         "magenta": "Magenta arbitrary stylization (onnxruntime, int8, 384 px inside)"}
-ours = med["stylize"][1]
-md = [f"# `stylize run` end to end, 512x512 photos, style computed once\n",
+names = {"default": "stylize run, default model (VGG16; Rust, tch)", "fast": "stylize run --model fast (Rust, tch)",
+         "pytorch-fast": "the fast network in PyTorch 2.13", "magenta": "Magenta arbitrary stylization (onnxruntime, int8, 384 px inside)"}
+ours = med["fast"][1]
+md = [f"# `stylize run` end to end, 770x512 photos, style computed once\n",
       f"Command: `{cmd}` ({datetime.date.today()}, {platform.machine()}, 2 threads each).",
       f"Per photo = (process with {n} photos - process with 1) / {n - 1}: read JPEG, stylize, write PNG.",
       f"Medians of {rounds} rounds.\n",
-      "| implementation | one photo, whole process (s) | per photo, steady (s) | ratio to stylize |",
+      "| implementation | one photo, whole process (s) | per photo, steady (s) | steady time / fast's |",
       "|---|---|---|---|"]
-for k in ("stylize", "pytorch", "magenta"):
+for k in ("fast", "pytorch-fast", "magenta", "default"):
     one, per = med[k]
     md.append(f"| {names[k]} | {one:.2f} | {per:.3f} | {per / ours:.2f} |")
 text = "\n".join(md) + "\n"

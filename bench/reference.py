@@ -6,7 +6,10 @@
   reference.py decoder  --vgg16 FILE --model DIR [same options]   (decoder alone)
   reference.py check    --vgg16 FILE --model DIR --dump FILE   (agreement with the Rust side)
   reference.py batch    --vgg16 FILE --model DIR --style FILE --out DIR PHOTO...
-                        (files end to end, as `stylize run PHOTO... --out-dir`: for bench/e2e.sh)
+                        (files end to end, as `stylize run PHOTO... --out-dir`: for bench/e2e.sh;
+                        a fast model (model.json kind "fast") needs no --vgg16 and loads no VGG16)
+  reference.py fast     [--model DIR] [same options]   (the fast generator's forward; seeded
+                        random weights without --model, as `bench fast`)
 
 Each network mirrors its Rust counterpart in crates/model/src:
   vgg.rs        VGG16 conv stack to relu4_1 with caffe preprocessing (RGB->BGR, x255, minus
@@ -18,6 +21,8 @@ Each network mirrors its Rust counterpart in crates/model/src:
                 losses.rs feature_scale. Weights: generator.safetensors (decoder.convI.*).
   adain.rs      per-channel mean and population std (+1e-5 inside the sqrt) over H, W in f32.
   style.rs      a style code: mean and std at relu1_1, relu2_1, relu3_1, relu4_1.
+  fast.rs       the fast generator (class FastNet below): 3x3 convs with zero padding, stride-2
+                convs down, pixel shuffle up, AdaIN at 1/8, 1/4 and 1/2, channels-last.
   generator.rs  stylize = reflection margin (32 px) and pad to a multiple of 8, encode (relu4_1 + the photo's own code), AdaIN
                 at relu4_1, blend(strength), decode with the blended code, crop, f32, clamp 0..1.
 
@@ -181,6 +186,93 @@ def stylize(vgg, decoder, rgb, code, strength=1.0):
     return decoder(target, means, stds, skips).float()[:, :, m:m + h, m:m + w].clamp(0.0, 1.0)
 
 
+class FastEncoder(nn.Module):
+    """fast.rs Encoder: features at 1/2, 1/4, 1/8 of the input."""
+
+    def __init__(self, c2, c4, c8):
+        super().__init__()
+        plan = [(3, c2, 2), (c2, c4, 2), (c4, c4, 1), (c4, c8, 2), (c8, c8, 1), (c8, c8, 1)]
+        self.convs = nn.ModuleList(nn.Conv2d(i, o, 3, stride=s, padding=1) for i, o, s in plan)
+
+    def forward(self, rgb):
+        c0, c1, c2, c3, r0, r1 = self.convs
+        f2 = F.relu(c0(rgb - 0.5))
+        f4 = F.relu(c2(F.relu(c1(f2))))
+        x = F.relu(c3(f4))
+        f8 = F.relu(x + r1(F.relu(r0(x))))
+        return [f2, f4, f8]
+
+
+class FastNet(nn.Module):
+    """fast.rs FastNet without the training-only feature heads."""
+
+    def __init__(self, channels=(16, 48, 96), weights=None):
+        super().__init__()
+        c2, c4, c8 = channels
+        self.content, self.style = FastEncoder(c2, c4, c8), FastEncoder(c2, c4, c8)
+        conv = lambda i, o, k=3: nn.Conv2d(i, o, k, padding=k // 2)
+        self.res = nn.ModuleList([conv(c8, c8), conv(c8, c8)])
+        self.up8, self.up4, self.up2 = conv(c8, 4 * c4), conv(c4, 4 * c2), conv(c2, 12)
+        self.mid4, self.mid2, self.skip4 = conv(c4, c4), conv(c2, c2), conv(c4, c4, 1)
+        if weights is not None:
+            # The Rust names: content.convI, style.convI, decoder.{res0,res1,up8,...}.
+            rename = {f"{e}.conv{i}": f"{e}.convs.{i}" for e in ("content", "style") for i in range(6)}
+            rename.update({"decoder.res0": "res.0", "decoder.res1": "res.1"})
+            rename.update({f"decoder.{n}": n for n in ("up8", "up4", "up2", "mid4", "mid2", "skip4")})
+            state = {}
+            for k, v in weights.items():
+                stem, leaf = k.rsplit(".", 1)
+                if stem in rename:
+                    state[f"{rename[stem]}.{leaf}"] = v
+            self.load_state_dict(state)
+        self.to(memory_format=torch.channels_last)
+
+    def style_code(self, rgb):
+        return style_code(self.style(rgb.contiguous(memory_format=torch.channels_last)))
+
+    def forward(self, rgb, code, strength=1.0):
+        f2, f4, f8 = self.content(rgb)
+        means, stds = code
+        # fast.rs own_statistics: at strength 1 the style's 1/2 statistics stand in for the photo's.
+        (m4, s4), (m8, s8) = mean_std(f4), mean_std(f8)
+        m2, s2 = mean_std(f2) if strength < 1.0 else (means[0], stds[0])
+        own = ([m2, m4, m8], [s2, s4, s8])
+        tm, ts = blend_code(own, code, strength)
+        given = lambda x, m, s, sm, ss: (x - m) / s * ss + sm
+        t = blend(f8, given(f8, own[0][2], own[1][2], means[2], stds[2]), strength)
+        x = F.relu(t + self.res[1](F.relu(self.res[0](t))))
+        x = F.pixel_shuffle(self.up8(x), 2)
+        m, s = mean_std(x)
+        skip = blend(f4, given(f4, own[0][1], own[1][1], means[1], stds[1]), strength)
+        x = given(x, m, s, tm[1], ts[1]) + self.skip4(skip)
+        x = F.relu(self.mid4(F.relu(x)))
+        x = F.pixel_shuffle(self.up4(x), 2)
+        m, s = mean_std(x)
+        x = F.relu(self.mid2(F.relu(given(x, m, s, tm[0], ts[0]))))
+        return F.pixel_shuffle(self.up2(x), 2) + 0.5
+
+    def stylize(self, rgb, code, strength=1.0):
+        h, w = rgb.shape[2], rgb.shape[3]
+        m = 32 if min(h, w) >= 48 else 0
+        ph, pw = (8 - (h + 2 * m) % 8) % 8, (8 - (w + 2 * m) % 8) % 8
+        x = F.pad(rgb, (m, m + pw, m, m + ph), mode="reflect") if m + ph + pw > 0 else rgb
+        out = self(x.contiguous(memory_format=torch.channels_last), code, strength)
+        return out[:, :, m:m + h, m:m + w].clamp(0.0, 1.0)
+
+
+def model_kind(model_dir):
+    if not model_dir:
+        return None
+    with open(os.path.join(model_dir, "model.json")) as f:
+        return json.load(f).get("kind", "vgg")
+
+
+def load_fast(model_dir):
+    with open(os.path.join(model_dir, "model.json")) as f:
+        channels = json.load(f)["fast"]["channels"]
+    return FastNet(channels, load_file(os.path.join(model_dir, "generator.safetensors"))).eval()
+
+
 def precision_ctx(precision):
     if precision == "bf16":
         return torch.autocast("cpu", dtype=torch.bfloat16)
@@ -247,7 +339,7 @@ def check(args, vgg, decoder):
         sys.exit(1)
 
 
-def batch(args, vgg, decoder):
+def batch(args, vgg, decoder, fast=None):
     """Photo files to PNG files, the style's code computed once; sizes as `stylize run`
     (photos shrunk to --size on the longer side, the style read at 512)."""
     import numpy as np
@@ -262,20 +354,25 @@ def batch(args, vgg, decoder):
 
     os.makedirs(args.out, exist_ok=True)
     with torch.inference_mode():
-        code = style_code(vgg.features(load(args.style, 512)))
+        if fast is not None:
+            code = fast.style_code(load(args.style, 512))
+            run = lambda x: fast.stylize(x, code)
+        else:
+            code = style_code(vgg.features(load(args.style, 512)))
+            run = lambda x: stylize(vgg, decoder, x, code)
         for p in args.photos:
-            out = stylize(vgg, decoder, load(p, args.size), code)
+            out = run(load(p, args.size))
             px = (out[0].permute(1, 2, 0) * 255.0).round().to(torch.uint8).numpy()
             Image.fromarray(px).save(os.path.join(args.out, os.path.splitext(os.path.basename(p))[0] + ".png"))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=["vgg", "stylize", "decoder", "check", "batch"])
+    ap.add_argument("cmd", choices=["vgg", "stylize", "decoder", "check", "batch", "fast"])
     ap.add_argument("photos", nargs="*", help="for batch: photo files")
     ap.add_argument("--style", help="for batch: the style image")
     ap.add_argument("--out", help="for batch: output folder")
-    ap.add_argument("--vgg16", required=True, help="VGG16 safetensors (`bench paths` prints it)")
+    ap.add_argument("--vgg16", help="VGG16 safetensors (`bench paths` prints it); not for fast models")
     ap.add_argument("--model", help="model folder: generator.safetensors + model.json")
     ap.add_argument("--dump", help="for check: the file `bench dump` wrote")
     ap.add_argument("--precision", choices=["f32", "bf16"], default="f32")
@@ -284,9 +381,25 @@ def main():
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_intermixed_args()
-    if args.cmd != "vgg" and not args.model:
+    if args.cmd not in ("vgg", "fast") and not args.model:
         ap.error("--model is required")
     torch.set_num_threads(args.threads)
+    kind = model_kind(args.model)
+    if args.cmd == "fast" or kind == "fast":
+        if args.model and kind != "fast":
+            ap.error(f"{args.model} is not a fast model")
+        if args.cmd == "batch":
+            return batch(args, None, None, load_fast(args.model))
+        if args.cmd != "fast":
+            ap.error(f"{args.cmd} needs a VGG16 model; a fast model runs with `fast` and `batch`")
+        torch.manual_seed(3)
+        net = (load_fast(args.model) if args.model else FastNet().eval())
+        with torch.inference_mode():
+            code = net.style_code(image(1, 256))
+            x = image(0, args.size).contiguous(memory_format=torch.channels_last)
+            return time_it(args, lambda: net(x, code))
+    if not args.vgg16:
+        ap.error("--vgg16 is required")
 
     vgg = Vgg16Relu41(args.vgg16).eval()
     decoder = Decoder(args.model).eval() if args.model else None

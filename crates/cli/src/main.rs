@@ -2,6 +2,7 @@
 
 mod commands;
 mod exit;
+mod timings;
 
 use clap::{Parser, Subcommand};
 

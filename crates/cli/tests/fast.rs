@@ -25,19 +25,43 @@ fn assert_bad_input(o: &Output, needle: &str) {
     assert!(errors[0].contains(needle), "the error line names {needle:?}: {err}");
 }
 
-/// A fast model from a 4-step distillation on the samples (2 examples a step, 64 px crops).
-fn distilled(dir: &Path) -> PathBuf {
+/// `stylize distill` on the samples with a tiny config (2 examples a step, 64 px crops, a pool
+/// of 4 examples in `dir`/pool), into `dir`/`name`.
+fn distill(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let cfg = dir.join("tiny.toml");
-    std::fs::write(&cfg, "steps = 4\nbatch = 2\ncrop = 64\nshort_side = 128\nmin_short_side = 0\npool = 4\npreview_every = 1000\n").unwrap();
-    let out = dir.join("run");
-    let o = stylize(&[
+    std::fs::write(&cfg, "steps = 4\nbatch = 2\ncrop = 64\nshort_side = 128\nmin_short_side = 0\npool = 4\npreview_every = 1000\nlog_every = 1\n").unwrap();
+    let out = dir.join(name);
+    let mut args = vec![
         "distill", "--content", &sample("photos"), "--style", &sample("paintings"), "--teacher", "default",
         "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--pool", dir.join("pool").to_str().unwrap(),
-    ]);
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = stylize(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+/// A fast model from a 4-step distillation on the samples.
+fn distilled(dir: &Path) -> PathBuf {
+    let model = distill(dir, "run", &[]).join("model");
     let pooled = std::fs::read_dir(dir.join("pool")).unwrap().next().unwrap().unwrap().path();
     assert_eq!(std::fs::read_dir(pooled).unwrap().count(), 4, "the pool holds its 4 examples");
-    out.join("model")
+    model
+}
+
+#[test]
+fn an_interrupted_distillation_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let straight = distill(dir.path(), "straight", &[]);
+    distill(dir.path(), "resumed", &["--steps", "2"]);
+    let resumed = distill(dir.path(), "resumed", &["--resume"]);
+    let weights = |run: &Path| std::fs::read(run.join("model/generator.safetensors")).unwrap();
+    assert!(weights(&straight) == weights(&resumed), "4 steps straight and 2 + 2 resumed differ");
+    let log = std::fs::read_to_string(resumed.join("log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 1 + 4, "one log row per step, none repeated: {log}");
 }
 
 fn load_rgb(p: &Path) -> stylize_io::RgbImage {

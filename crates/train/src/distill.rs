@@ -386,6 +386,20 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_stage_configs_parse_and_chain() {
+        let read = |name: &str| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs").join(name);
+            DistillConfig::from_toml(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        let (a, b) = (read("fast-stage-a.toml"), read("fast-stage-b.toml"));
+        assert!(!a.uses_vgg_on_output() && a.adv_weight == 0.0, "stage A is distillation only");
+        assert!(b.uses_vgg_on_output() && b.adv_weight > 0.0);
+        // B resumes A's checkpoint: the same networks, later steps, and A's pool.
+        assert_eq!((a.fast, a.pool_spec()), (b.fast, b.pool_spec()));
+        assert!(b.steps > a.steps && b.adv_start >= a.steps);
+    }
+
+    #[test]
     fn schedules_and_validation() {
         let cfg = DistillConfig { steps: 100, lr_decay_from: 50, adam: AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999 }, lr_end: 1e-4, ..Default::default() };
         assert_eq!(cfg.lr_at(10), 1e-3);

@@ -11,6 +11,7 @@ use stylize_pipeline::{self as pipeline, Options, PipelineError, Sizing, Style, 
 use tch::Device;
 
 use crate::exit::BadInput;
+use crate::timings::Timings;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Method {
@@ -100,6 +101,9 @@ pub struct Args {
     /// JPEG quality, 1-100
     #[arg(long, default_value_t = 92)]
     quality: u8,
+    /// Print where the time went (process start, model, style, decode, network, encode)
+    #[arg(long)]
+    timings: bool,
     /// Compute precision: f32, or bf16 (faster on CPUs with AVX512-BF16 or AMX, slightly different output)
     #[arg(long, default_value = "f32")]
     precision: Precision,
@@ -129,10 +133,18 @@ struct Job<'a> {
     options: Options,
     /// (key, value) settings written into each output.
     settings: Vec<(String, String)>,
+    timings: &'a Timings,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    validate(&args)?;
+    let timings = Timings::new(args.timings);
+    let result = run_timed(&args, &timings);
+    timings.report();
+    result
+}
+
+fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
+    validate(args)?;
     let weights = mix_weights(&args.mix, args.style.len())?;
     let batch = args.out_dir.is_some() || args.inputs.len() > 1 || args.inputs[0].is_dir();
     if batch && args.output.is_some() {
@@ -158,13 +170,14 @@ pub fn run(args: Args) -> Result<()> {
 
     // Styles first: a bad style fails the whole run before any heavy work. Each is sized to
     // the style size and checked after that resize.
-    let style_sizing = Sizing::Exact(style_side(&args));
+    let style_sizing = Sizing::Exact(style_side(args));
     let styles = args
         .style
         .iter()
         .map(|p| Ok(super::fit(p, &stylize_io::load(p, &Limits::default())?.rgb, style_sizing)?))
         .collect::<Result<Vec<_>>>()?;
-    let job = Job::new(&args, &styles, &weights)?;
+    timings.lap("style: read + resize");
+    let job = Job::new(args, &styles, &weights, timings)?;
     // What no output may replace; a batch adds the photos its folders expand to.
     let mut inputs = Inputs::new(args.style.iter().chain(&args.inputs));
 
@@ -353,7 +366,7 @@ fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 }
 
 impl<'a> Job<'a> {
-    fn new(args: &'a Args, styles: &[RgbImage], weights: &[f64]) -> Result<Self> {
+    fn new(args: &'a Args, styles: &[RgbImage], weights: &[f64], timings: &'a Timings) -> Result<Self> {
         let device = Device::cuda_if_available();
         let mut settings = vec![
             ("stylize:version", env!("CARGO_PKG_VERSION").to_string()),
@@ -376,11 +389,13 @@ impl<'a> Job<'a> {
             }
         };
         let stylizer = Stylizer::new(method, device);
+        timings.lap("model: load");
         let style = stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?;
+        timings.lap("style: code");
         let options =
             Options { strength: args.strength, preserve_colour: args.preserve_color, tile: args.tile, precision: args.precision };
         let settings = settings.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Ok(Self { args, stylizer, style, options, settings })
+        Ok(Self { args, stylizer, style, options, settings, timings })
     }
 
     /// Stylizes one photo into `output` (written atomically); returns the output's size.
@@ -391,6 +406,7 @@ impl<'a> Job<'a> {
             None => Sizing::AtMost(self.args.max_size),
         };
         let rgb = super::fit(photo_path, &photo.rgb, sizing)?;
+        self.timings.lap("photo: read + resize");
         let what = match self.args.method {
             Method::Model => "tile passes",
             Method::Optimize => "steps",
@@ -406,10 +422,12 @@ impl<'a> Job<'a> {
             .map_err(pipeline_error)
             .map_err(|e| e.context(photo_path.display().to_string()))?;
         pb.finish_and_clear();
+        self.timings.lap("network");
         let mut metadata = self.settings.clone();
         metadata.push(("stylize:size".into(), format!("{}x{}", rgb.width(), rgb.height())));
         let opts = SaveOptions { jpeg_quality: self.args.quality, metadata };
         stylize_io::save(output, &result, photo.alpha.as_ref(), &opts)?;
+        self.timings.lap("output: encode + write");
         Ok(result.dimensions())
     }
 }
