@@ -26,10 +26,10 @@ fn assert_bad_input(o: &Output, needle: &str) {
 }
 
 /// `stylize distill` on the samples with a tiny config (2 examples a step, 64 px crops, a pool
-/// of 4 examples in `dir`/pool), into `dir`/`name`.
+/// of 4 examples in `dir`/pool, half of them at a random strength), into `dir`/`name`.
 fn distill(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let cfg = dir.join("tiny.toml");
-    std::fs::write(&cfg, "steps = 4\nbatch = 2\ncrop = 64\nshort_side = 128\nmin_short_side = 0\npool = 4\npreview_every = 1000\nlog_every = 1\n").unwrap();
+    std::fs::write(&cfg, "steps = 4\nbatch = 2\ncrop = 64\nshort_side = 128\nmin_short_side = 0\npool = 4\nvaried_strength = 0.5\npreview_every = 1000\nlog_every = 1\n").unwrap();
     let out = dir.join(name);
     let mut args = vec![
         "distill", "--content", &sample("photos"), "--style", &sample("paintings"), "--teacher", "default",
@@ -48,7 +48,11 @@ fn distill(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
 fn distilled(dir: &Path) -> PathBuf {
     let model = distill(dir, "run", &[]).join("model");
     let pooled = std::fs::read_dir(dir.join("pool")).unwrap().next().unwrap().unwrap().path();
-    assert_eq!(std::fs::read_dir(pooled).unwrap().count(), 4, "the pool holds its 4 examples");
+    let files: Vec<PathBuf> = std::fs::read_dir(pooled).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 4, "the pool holds its 4 examples");
+    // safetensors headers are JSON: an example at a strength below 1 names its "strength".
+    let varied = files.iter().filter(|f| std::fs::read(f).unwrap().windows(10).any(|w| w == b"\"strength\"")).count();
+    assert!((1..4).contains(&varied), "{varied} of 4 examples at a varied strength (share 0.5)");
     model
 }
 

@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use stylize_model::augment::diff_augment;
-use stylize_model::fast::{channels_last, distill_loss, own_statistics, FastConfig, FastNet};
+use stylize_model::fast::{channels_last, distill_loss, own_statistics, FastConfig, FastNet, Features};
 use stylize_model::losses::{content_loss, d_accuracy, hinge_d, hinge_g, style_loss};
 use stylize_model::optim::{Adam, AdamConfig};
 use stylize_model::style::STYLE_TAPS;
@@ -42,6 +42,9 @@ pub struct DistillConfig {
     /// between `min_short_side / short_side` and 1 (see `ImageSet::batch`).
     pub short_side: u32,
     pub min_short_side: u32,
+    /// The share of pool examples at a random strength in [0, 1) (the rest at 1), so the
+    /// student learns strengths below 1 from the teacher; their rows take only the teacher L1.
+    pub varied_strength: f64,
     /// Examples in the teacher pool: step s reads examples s*batch.. (mod pool), in a fresh
     /// order each epoch after the first. A multiple of `batch`.
     pub pool: u64,
@@ -78,6 +81,7 @@ impl Default for DistillConfig {
             short_side: 512,
             min_short_side: 256,
             pool: 16_384,
+            varied_strength: 0.0,
             adam: AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999 },
             lr_decay_from: 0,
             lr_end: 1e-4,
@@ -114,6 +118,7 @@ impl DistillConfig {
         check(self.min_short_side == 0 || (self.min_short_side >= self.crop && self.min_short_side <= self.short_side), "min_short_side must be 0 (off) or between crop and short_side")?;
         check(self.pool >= self.batch as u64 && self.pool % self.batch as u64 == 0, "pool must be a positive multiple of batch")?;
         check(self.checkpoint_every >= 1 && self.log_every >= 1 && self.preview_every >= 1, "*_every must be at least 1")?;
+        check((0.0..=1.0).contains(&self.varied_strength), "varied_strength must be between 0 and 1")?;
         check([self.teacher_weight, self.feature_weight, self.content_weight, self.style_weight, self.adv_weight].iter().all(|w| *w >= 0.0), "loss weights must not be negative")?;
         Ok(())
     }
@@ -143,7 +148,7 @@ impl DistillConfig {
     }
 
     pub fn pool_spec(&self) -> PoolSpec {
-        PoolSpec { crop: self.crop, min_zoom: self.min_zoom(), seed: self.seed }
+        PoolSpec { crop: self.crop, min_zoom: self.min_zoom(), seed: self.seed, varied_strength: self.varied_strength }
     }
 }
 
@@ -247,37 +252,38 @@ impl Distiller {
 
         self.opt.set_lr(cfg.lr_at(self.step));
         let adv_w = cfg.adv_weight_at(self.step);
-        let (vgg_feats, painting_code) = tch::no_grad(|| {
-            let f = self.vgg.features(&photos, &STYLE_TAPS);
-            let code = cfg.uses_vgg_on_output().then(|| StyleCode::from_images(&self.vgg, &paintings));
-            (f, code)
-        });
+        let vgg_feats = tch::no_grad(|| self.vgg.features(&photos, &STYLE_TAPS));
         let feats = self.net.encode(&photos);
         let style = self.net.style_code(&paintings);
-        let own = own_statistics(&feats, &style, 1.0);
-        let out = self.net.decode(&feats, &own, &style, 1.0);
+        let out = decode_at(&self.net, &feats, &style, &ex.strengths);
         let (_, pixels, features) = distill_loss(&out, &teacher_out, &self.net.predict_vgg(&feats), &vgg_feats, 1.0);
         let mut total = &pixels * cfg.teacher_weight + &features * cfg.feature_weight;
         let mut l = DistillLosses::default();
+        // The GAN's and VGG16's terms are the teacher's at strength 1: its rows only.
+        let full: Vec<i64> = (0..cfg.batch).filter(|&i| ex.strengths[i as usize] == 1.0).collect();
+        let rows = |t: &Tensor| if full.len() as i64 == cfg.batch { t.shallow_clone() } else { t.index_select(0, &Tensor::from_slice(&full).to_device(device)) };
+        let (out_full, paintings_full) = (rows(&out), rows(&paintings));
 
-        if adv_w > 0.0 {
-            let real = self.d.forward(&diff_augment(&paintings), true);
-            let fake = self.d.forward(&diff_augment(&out.detach()), false);
+        if adv_w > 0.0 && !full.is_empty() {
+            let real = self.d.forward(&diff_augment(&paintings_full), true);
+            let fake = self.d.forward(&diff_augment(&out_full.detach()), false);
             let loss_d = hinge_d(&real, &fake);
             self.opt_d.zero_grad();
             loss_d.backward();
             self.opt_d.step();
             l.d_loss = loss_d.double_value(&[]);
             l.d_acc = d_accuracy(&real, &fake);
-            let loss_adv = hinge_g(&self.d.forward(&diff_augment(&out), false));
+            let loss_adv = hinge_g(&self.d.forward(&diff_augment(&out_full), false));
             l.adv_g = loss_adv.double_value(&[]);
             total = total + loss_adv * adv_w;
         }
-        if let Some(code) = &painting_code {
-            let out_feats = self.vgg.features(&out, &STYLE_TAPS);
-            let target = Generator::target(&vgg_feats[3], code, 1.0);
+        if cfg.uses_vgg_on_output() && !full.is_empty() {
+            let code = tch::no_grad(|| StyleCode::from_images(&self.vgg, &paintings_full));
+            let content = rows(&vgg_feats[3]);
+            let out_feats = self.vgg.features(&out_full, &STYLE_TAPS);
+            let target = Generator::target(&content, &code, 1.0);
             let loss_c = content_loss(&out_feats[3], &target);
-            let loss_s = style_loss(&StyleCode::from_features(&out_feats), code);
+            let loss_s = style_loss(&StyleCode::from_features(&out_feats), &code);
             l.content = loss_c.double_value(&[]);
             l.style = loss_s.double_value(&[]);
             total = total + loss_c * cfg.content_weight + loss_s * cfg.style_weight;
@@ -346,6 +352,26 @@ impl Distiller {
         self.step = step;
         Ok(())
     }
+}
+
+/// The student's output for each row at its own strength (the decoder takes one strength per
+/// call: rows sharing one go together).
+fn decode_at(net: &FastNet, feats: &Features, style: &StyleCode, strengths: &[f64]) -> Tensor {
+    if strengths.iter().all(|&s| s == strengths[0]) {
+        let own = own_statistics(feats, style, strengths[0]);
+        return net.decode(feats, &own, style, strengths[0]);
+    }
+    let rows: Vec<Tensor> = strengths
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            let i = i as i64;
+            let f = Features(feats.0.each_ref().map(|t| t.narrow(0, i, 1)));
+            let st = style.narrow(i, 1);
+            net.decode(&f, &own_statistics(&f, &st, s), &st, s)
+        })
+        .collect();
+    Tensor::cat(&rows, 0)
 }
 
 /// Mean of loss rows over a logging window.

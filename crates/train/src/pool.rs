@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use stylize_model::{Generator, StyleCode, Vgg16};
 use tch::{Kind, Tensor};
@@ -24,6 +24,9 @@ pub struct PoolSpec {
     pub crop: u32,
     pub min_zoom: f64,
     pub seed: u64,
+    /// The share of examples stylized at a random strength in [0, 1) instead of 1, so the
+    /// student learns the teacher's strengths too (at 0 the teacher gives the photo back).
+    pub varied_strength: f64,
 }
 
 pub struct TeacherPool {
@@ -31,11 +34,12 @@ pub struct TeacherPool {
     spec: PoolSpec,
 }
 
-/// One batch of examples, as (N,3,S,S) f32 tensors in 0..1.
+/// One batch of examples, as (N,3,S,S) f32 tensors in 0..1, and each one's strength.
 pub struct Examples {
     pub photos: Tensor,
     pub paintings: Tensor,
     pub teacher: Tensor,
+    pub strengths: Vec<f64>,
 }
 
 impl TeacherPool {
@@ -50,6 +54,10 @@ impl TeacherPool {
             h.write(&[0]);
         }
         h.write(format!("{}|{}|{}|{}|{}", spec.crop, spec.min_zoom, spec.seed, content.len(), style.len()).as_bytes());
+        // Pools made before strengths varied keep their key.
+        if spec.varied_strength > 0.0 {
+            h.write(format!("|strength {}", spec.varied_strength).as_bytes());
+        }
         let dir = root.join(format!("{:016x}", h.0));
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         Ok(Self { dir, spec })
@@ -65,30 +73,38 @@ impl TeacherPool {
 
     /// Examples `indices`, made by the teacher (and stored) where missing.
     pub fn get(&self, indices: &[u64], content: &ImageSet, style: &ImageSet, teacher: &Generator, vgg: &Vgg16) -> Result<Examples, TrainError> {
-        let mut rows: Vec<Option<[Tensor; 3]>> = indices.iter().map(|&i| read_example(&self.path(i))).collect();
+        let mut rows: Vec<Option<Example>> = indices.iter().map(|&i| read_example(&self.path(i))).collect();
         let missing: Vec<usize> = (0..indices.len()).filter(|&k| rows[k].is_none()).collect();
-        if !missing.is_empty() {
-            let draws: Vec<(Tensor, Tensor)> = missing
-                .iter()
-                .map(|&k| {
-                    let mut rng = ChaCha8Rng::seed_from_u64(example_seed(self.spec.seed, indices[k]));
-                    let photo = content.batch(&mut rng, 1, self.spec.crop, self.spec.min_zoom);
-                    let painting = style.batch(&mut rng, 1, self.spec.crop, self.spec.min_zoom);
-                    (photo, painting)
-                })
-                .collect();
-            let photos = Tensor::cat(&draws.iter().map(|d| d.0.shallow_clone()).collect::<Vec<_>>(), 0);
-            let paintings = Tensor::cat(&draws.iter().map(|d| d.1.shallow_clone()).collect::<Vec<_>>(), 0);
-            let out = tch::no_grad(|| teacher.stylize(vgg, &photos, &StyleCode::from_images(vgg, &paintings), 1.0));
-            for (j, &k) in missing.iter().enumerate() {
-                let ex = [to_u8(&photos.get(j as i64)), to_u8(&paintings.get(j as i64)), to_u8(&out.get(j as i64))];
-                write_example(&self.path(indices[k]), &ex)?;
-                rows[k] = Some(ex);
+        let draws: Vec<(usize, Tensor, Tensor, f64)> = missing
+            .iter()
+            .map(|&k| {
+                let mut rng = ChaCha8Rng::seed_from_u64(example_seed(self.spec.seed, indices[k]));
+                let photo = content.batch(&mut rng, 1, self.spec.crop, self.spec.min_zoom);
+                let painting = style.batch(&mut rng, 1, self.spec.crop, self.spec.min_zoom);
+                // No extra draw when strengths do not vary: older pools' examples stay the same.
+                let varied = self.spec.varied_strength > 0.0 && rng.gen_bool(self.spec.varied_strength.min(1.0));
+                // Kept at f32 precision, as stored, so a resumed run reads back the strength it drew.
+                (k, photo, painting, if varied { rng.gen_range(0.0f32..1.0) as f64 } else { 1.0 })
+            })
+            .collect();
+        // The teacher takes one strength per call: the examples at 1 together, others alone.
+        let (full, single): (Vec<_>, Vec<_>) = draws.into_iter().partition(|d| d.3 == 1.0);
+        let groups = std::iter::once(full).chain(single.into_iter().map(|d| vec![d])).filter(|g| !g.is_empty());
+        for group in groups {
+            let photos = Tensor::cat(&group.iter().map(|d| d.1.shallow_clone()).collect::<Vec<_>>(), 0);
+            let paintings = Tensor::cat(&group.iter().map(|d| d.2.shallow_clone()).collect::<Vec<_>>(), 0);
+            let strength = group[0].3;
+            let out = tch::no_grad(|| teacher.stylize(vgg, &photos, &StyleCode::from_images(vgg, &paintings), strength));
+            for (j, d) in group.iter().enumerate() {
+                let j = j as i64;
+                let ex = Example { images: [to_u8(&photos.get(j)), to_u8(&paintings.get(j)), to_u8(&out.get(j))], strength };
+                write_example(&self.path(indices[d.0]), &ex)?;
+                rows[d.0] = Some(ex);
             }
         }
-        let rows: Vec<[Tensor; 3]> = rows.into_iter().map(|r| r.expect("filled")).collect();
-        let stack = |f: usize| Tensor::stack(&rows.iter().map(|r| r[f].shallow_clone()).collect::<Vec<_>>(), 0).to_kind(Kind::Float) / 255.0;
-        Ok(Examples { photos: stack(0), paintings: stack(1), teacher: stack(2) })
+        let rows: Vec<Example> = rows.into_iter().map(|r| r.expect("filled")).collect();
+        let stack = |f: usize| Tensor::stack(&rows.iter().map(|r| r.images[f].shallow_clone()).collect::<Vec<_>>(), 0).to_kind(Kind::Float) / 255.0;
+        Ok(Examples { photos: stack(0), paintings: stack(1), teacher: stack(2), strengths: rows.iter().map(|r| r.strength).collect() })
     }
 
     /// How many examples are stored.
@@ -108,17 +124,28 @@ fn to_u8(t: &Tensor) -> Tensor {
 
 const FIELDS: [&str; 3] = ["photo", "painting", "teacher"];
 
-/// A stored example, or None if absent or unreadable (a torn file is made again).
-fn read_example(path: &Path) -> Option<[Tensor; 3]> {
-    let map: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(path).ok()?.into_iter().collect();
-    let [a, b, c] = FIELDS.map(|f| map.get(f).map(|t| t.shallow_clone()));
-    Some([a?, b?, c?])
+/// One stored example: (3,S,S) 8-bit photo, painting and teacher output, and the strength.
+struct Example {
+    images: [Tensor; 3],
+    strength: f64,
 }
 
-fn write_example(path: &Path, ex: &[Tensor; 3]) -> Result<(), TrainError> {
+/// A stored example, or None if absent or unreadable (a torn file is made again). Examples
+/// without a strength (pools from before strengths varied) are at strength 1.
+fn read_example(path: &Path) -> Option<Example> {
+    let map: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(path).ok()?.into_iter().collect();
+    let [a, b, c] = FIELDS.map(|f| map.get(f).map(|t| t.shallow_clone()));
+    let strength = map.get("strength").map_or(1.0, |t| t.double_value(&[0]));
+    Some(Example { images: [a?, b?, c?], strength })
+}
+
+fn write_example(path: &Path, ex: &Example) -> Result<(), TrainError> {
     // The temporary name must end in .safetensors for tch; renamed into place when whole.
     let tmp = path.with_extension("tmp.safetensors");
-    let named: Vec<(&str, Tensor)> = FIELDS.iter().zip(ex).map(|(f, t)| (*f, t.shallow_clone())).collect();
+    let mut named: Vec<(&str, Tensor)> = FIELDS.iter().zip(&ex.images).map(|(f, t)| (*f, t.shallow_clone())).collect();
+    if ex.strength != 1.0 {
+        named.push(("strength", Tensor::from_slice(&[ex.strength as f32])));
+    }
     Tensor::write_safetensors(&named, &tmp)?;
     std::fs::rename(&tmp, path).map_err(io(path))
 }
