@@ -78,15 +78,25 @@ impl Default for TrainConfig {
     }
 }
 
-impl TrainConfig {
-    pub fn from_toml(text: &str) -> Result<Self, String> {
+/// A run's settings as a TOML file: parsed (unknown keys are errors), then validated.
+pub trait TomlConfig: serde::de::DeserializeOwned {
+    /// A one-line reason when the settings cannot work together.
+    fn validate(&self) -> Result<(), String>;
+
+    fn from_toml(text: &str) -> Result<Self, String> {
         let cfg: Self = toml::from_str(text).map_err(|e| e.message().to_string())?;
         cfg.validate()?;
         Ok(cfg)
     }
+}
 
-    pub fn validate(&self) -> Result<(), String> {
-        let check = |ok: bool, msg: &str| if ok { Ok(()) } else { Err(msg.to_string()) };
+/// `Err(msg)` unless `ok`: one rule of a `validate`.
+pub(crate) fn check(ok: bool, msg: &str) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(msg.to_string()) }
+}
+
+impl TomlConfig for TrainConfig {
+    fn validate(&self) -> Result<(), String> {
         check(self.batch >= 1, "batch must be at least 1")?;
         check(self.crop >= 64 && self.crop % 8 == 0, "crop must be a multiple of 8, at least 64")?;
         check(self.warmup_crop >= 64 && self.warmup_crop % 8 == 0, "warmup_crop must be a multiple of 8, at least 64")?;
@@ -102,7 +112,9 @@ impl TrainConfig {
         check(!self.decoder.multilevel || self.decoder.width == 1.0, "decoder.multilevel needs decoder.width = 1.0")?;
         Ok(())
     }
+}
 
+impl TrainConfig {
     /// Crop size at `step`.
     pub fn crop_at(&self, step: u64) -> u32 {
         if step < self.warmup_steps { self.warmup_crop } else { self.crop }

@@ -26,6 +26,7 @@ use stylize_model::{Discriminator, DiscriminatorConfig, Generator, ModelInfo, Mo
 use tch::{nn, Device, Tensor};
 
 use crate::checkpoint;
+use crate::config::{check, TomlConfig};
 use crate::data::ImageSet;
 use crate::pool::{PoolSpec, TeacherPool};
 use crate::TrainError;
@@ -103,15 +104,8 @@ impl Default for DistillConfig {
     }
 }
 
-impl DistillConfig {
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        let cfg: Self = toml::from_str(text).map_err(|e| e.message().to_string())?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        let check = |ok: bool, msg: &str| if ok { Ok(()) } else { Err(msg.to_string()) };
+impl TomlConfig for DistillConfig {
+    fn validate(&self) -> Result<(), String> {
         check(self.batch >= 1, "batch must be at least 1")?;
         check(self.crop >= 64 && self.crop % 8 == 0, "crop must be a multiple of 8, at least 64")?;
         check(self.short_side >= self.crop, "short_side must be at least the crop size")?;
@@ -122,6 +116,9 @@ impl DistillConfig {
         check([self.teacher_weight, self.feature_weight, self.content_weight, self.style_weight, self.adv_weight].iter().all(|w| *w >= 0.0), "loss weights must not be negative")?;
         Ok(())
     }
+}
+
+impl DistillConfig {
 
     pub fn min_zoom(&self) -> f64 {
         if self.min_short_side == 0 { 1.0 } else { self.min_short_side as f64 / self.short_side as f64 }

@@ -10,7 +10,7 @@ pub mod log;
 pub mod pool;
 pub mod trainer;
 
-pub use config::TrainConfig;
+pub use config::{TomlConfig, TrainConfig};
 pub use distill::{DistillConfig, Distiller};
 pub use error::TrainError;
 pub use trainer::{StepLosses, Trainer};

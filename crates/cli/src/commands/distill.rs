@@ -10,7 +10,7 @@ use stylize_model::{load_model, Vgg16};
 use stylize_train::data::ImageSet;
 use stylize_train::distill::{DistillLosses, DistillMeter};
 use stylize_train::pool::TeacherPool;
-use stylize_train::{checkpoint, log, DistillConfig, Distiller, TrainError};
+use stylize_train::{checkpoint, log, DistillConfig, Distiller, TomlConfig};
 use tch::Device;
 
 use crate::exit::BadInput;
@@ -18,44 +18,21 @@ use crate::exit::BadInput;
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  stylize distill --content photos/ --style paintings/ --teacher models/default --out runs/fast --config configs/fast-stage-a.toml\n  stylize distill --content photos/ --style paintings/ --teacher models/default --out runs/fast --resume\n  stylize distill ... --out runs/fast --resume --config configs/fast-stage-b.toml     (next stage from the checkpoint)\n\nThe teacher's outputs are kept in the cache directory (teacher-pool/), made once and reused by\nlater epochs, stages and runs. The run folder gets ckpt/, model/ (use with `stylize run --model`),\nlog.csv, loss.png and previews/.")]
 pub struct Args {
-    /// Folder of photos
-    #[arg(long)]
-    content: PathBuf,
-    /// Folder of paintings
-    #[arg(long)]
-    style: PathBuf,
+    #[command(flatten)]
+    run: super::RunArgs,
     /// The model to learn from: default, or a VGG16 model's folder
     #[arg(long)]
     teacher: PathBuf,
-    /// Run folder for checkpoints, logs, previews and the exported model
-    #[arg(long)]
-    out: PathBuf,
-    /// Settings (TOML; unknown keys are errors). Defaults: see crates/train/src/distill.rs
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Continue the run in --out from its last checkpoint (with --config: the new settings
-    /// apply from the checkpoint's step on; the networks must match)
-    #[arg(long)]
-    resume: bool,
-    /// Override the total number of steps
-    #[arg(long)]
-    steps: Option<u64>,
     /// Where the teacher's outputs are kept (default: teacher-pool/ in the cache directory)
     #[arg(long)]
     pool: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let ckpt_dir = args.out.join("ckpt");
-    let file_cfg = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?;
-            Some(DistillConfig::from_toml(&text).map_err(|reason| TrainError::Config { path: p.clone(), reason })?)
-        }
-        None => None,
-    };
-    let mut cfg = if args.resume {
-        let (old, _): (DistillConfig, u64) = checkpoint::read_meta(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", args.out.display()))?;
+    let (run, ckpt_dir) = (&args.run, args.run.out.join("ckpt"));
+    let file_cfg: Option<DistillConfig> = run.file_config()?;
+    let mut cfg = if run.resume {
+        let (old, _): (DistillConfig, u64) = checkpoint::read_meta(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", run.out.display()))?;
         match file_cfg {
             Some(new) if new.fast != old.fast || new.discriminator != old.discriminator => {
                 return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's".into()).into());
@@ -65,11 +42,11 @@ pub fn run(args: Args) -> Result<()> {
         }
     } else {
         if ckpt_dir.exists() {
-            return Err(BadInput(format!("{} already holds a run: pass --resume to continue it, or choose another --out", args.out.display())).into());
+            return Err(BadInput(format!("{} already holds a run: pass --resume to continue it, or choose another --out", run.out.display())).into());
         }
         file_cfg.unwrap_or_default()
     };
-    if let Some(s) = args.steps {
+    if let Some(s) = run.steps {
         cfg.steps = s;
     }
     cfg.validate().map_err(BadInput)?;
@@ -78,19 +55,19 @@ pub fn run(args: Args) -> Result<()> {
     let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
     let teacher_dir = super::run::model_dir(Some(&args.teacher));
     let (teacher, _) = load_model(&teacher_dir, device)?;
-    let content = ImageSet::load_dir(&args.content, cfg.short_side, cfg.crop)?;
-    let style = ImageSet::load_dir(&args.style, cfg.short_side, cfg.crop)?;
+    let content = ImageSet::load_dir(&run.content, cfg.short_side, cfg.crop)?;
+    let style = ImageSet::load_dir(&run.style, cfg.short_side, cfg.crop)?;
     let pool_root = match &args.pool {
         Some(p) => p.clone(),
         None => stylize_weights::cache_dir()?.join("teacher-pool"),
     };
     let pool = TeacherPool::open(&pool_root, &teacher_dir.join(stylize_model::model_dir::MODEL_WEIGHTS_FILE), &content, &style, cfg.pool_spec())?;
     eprintln!("distilling on {} photos and {} paintings; teacher pool {} ({} of {} examples stored)", content.len(), style.len(), pool.dir().display(), pool.stored(), cfg.pool);
-    std::fs::create_dir_all(args.out.join("previews")).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(run.out.join("previews")).with_context(|| format!("cannot create {}", run.out.display()))?;
 
     let mut d = Distiller::new(cfg.clone(), teacher, vgg, content, style, pool, device);
-    let log_path = args.out.join("log.csv");
-    if args.resume {
+    let log_path = run.out.join("log.csv");
+    if run.resume {
         d.load(&ckpt_dir)?;
         log::truncate_after(&log_path, d.step)?;
         eprintln!("resumed at step {}", d.step);
@@ -120,20 +97,20 @@ pub fn run(args: Args) -> Result<()> {
         }
         let stopping = stop.load(Ordering::SeqCst);
         if step % cfg.preview_every == 0 || step == cfg.steps {
-            write_preview(&d, &args.out.join("previews").join(format!("step_{step:06}.png")))?;
+            write_preview(&d, &run.out.join("previews").join(format!("step_{step:06}.png")))?;
         }
         if step % cfg.checkpoint_every == 0 || step == cfg.steps || stopping {
             d.save(&ckpt_dir)?;
-            d.export(&args.out.join("model"), &teacher_name)?;
+            d.export(&run.out.join("model"), &teacher_name)?;
             let plot = stylize_report::loss_plot(&log::series_of(&log_path, &DistillLosses::PLOTTED), &Default::default());
-            stylize_io::save(&args.out.join("loss.png"), &plot, None, &Default::default())?;
+            stylize_io::save(&run.out.join("loss.png"), &plot, None, &Default::default())?;
         }
         if stopping {
             eprintln!("stopped at step {step}; continue with --resume");
             return Ok(());
         }
     }
-    eprintln!("done: model in {}", args.out.join("model").display());
+    eprintln!("done: model in {}", run.out.join("model").display());
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use stylize_model::{DecoderConfig, Precision, Vgg16};
 use stylize_train::data::ImageSet;
 use stylize_model::{save_model, ModelInfo};
-use stylize_train::{checkpoint, log, TrainConfig, TrainError, Trainer};
+use stylize_train::{checkpoint, log, TomlConfig, TrainConfig, Trainer};
 use tch::Device;
 
 use crate::exit::BadInput;
@@ -16,25 +16,8 @@ use crate::exit::BadInput;
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  stylize train --content photos/ --style monet/ --out runs/monet\n  stylize train --content photos/ --style monet/ --out runs/monet --resume     (continue after Ctrl-C)\n  stylize train --content photos/ --style monet/ --out runs/monet --config my.toml --steps 2000\n\nThe run folder gets: ckpt/ (resumable state), model/ (use with `stylize run --model`),\nlog.csv, loss.png and previews/step_NNNNNN.png (fixed photos x fixed paintings).")]
 pub struct Args {
-    /// Folder of photos (content images)
-    #[arg(long)]
-    content: PathBuf,
-    /// Folder of paintings (style images, and the discriminator's real images)
-    #[arg(long)]
-    style: PathBuf,
-    /// Run folder for checkpoints, logs, previews and the exported model
-    #[arg(long)]
-    out: PathBuf,
-    /// Training settings (TOML; unknown keys are errors). Defaults: see crates/train/src/config.rs
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Continue the run in --out from its last checkpoint (same config, bit-for-bit; with
-    /// --config, the new settings apply from the checkpoint's step on: the architecture must match)
-    #[arg(long)]
-    resume: bool,
-    /// Override the total number of steps
-    #[arg(long)]
-    steps: Option<u64>,
+    #[command(flatten)]
+    run: super::RunArgs,
     /// Override the random seed
     #[arg(long)]
     seed: Option<u64>,
@@ -44,16 +27,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let ckpt_dir = args.out.join("ckpt");
-    let file_cfg = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?;
-            Some(TrainConfig::from_toml(&text).map_err(|reason| TrainError::Config { path: p.clone(), reason })?)
-        }
-        None => None,
-    };
-    let (mut cfg, resumed_step) = if args.resume {
-        let (old, step) = checkpoint::read_config(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", args.out.display()))?;
+    let ckpt_dir = args.run.out.join("ckpt");
+    let file_cfg: Option<TrainConfig> = args.run.file_config()?;
+    let (mut cfg, resumed_step) = if args.run.resume {
+        let (old, step) = checkpoint::read_config(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", args.run.out.display()))?;
         match file_cfg {
             // A schedule change (learning rate, weights, crops) from here on; the weights and
             // optimiser state carry over, so the networks must be the same shape.
@@ -77,10 +54,10 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         (file_cfg.unwrap_or_default(), None)
     };
-    if let Some(s) = args.steps {
+    if let Some(s) = args.run.steps {
         cfg.steps = s;
     }
-    if !args.resume {
+    if !args.run.resume {
         if let Some(s) = args.seed {
             cfg.seed = s;
         }
@@ -88,7 +65,7 @@ pub fn run(args: Args) -> Result<()> {
             cfg.precision = p;
         }
         if ckpt_dir.exists() {
-            return Err(BadInput(format!("{} already holds a run: pass --resume to continue it, or choose another --out", args.out.display())).into());
+            return Err(BadInput(format!("{} already holds a run: pass --resume to continue it, or choose another --out", args.run.out.display())).into());
         }
     }
     cfg.validate().map_err(BadInput)?;
@@ -96,13 +73,13 @@ pub fn run(args: Args) -> Result<()> {
     let device = Device::cuda_if_available();
     let vgg = Vgg16::load(&stylize_weights::vgg16_path()?, device)?;
     let min_side = cfg.crop.max(cfg.warmup_crop);
-    let content = ImageSet::load_dir(&args.content, cfg.short_side, min_side)?;
-    let style = ImageSet::load_dir(&args.style, cfg.short_side, min_side)?;
+    let content = ImageSet::load_dir(&args.run.content, cfg.short_side, min_side)?;
+    let style = ImageSet::load_dir(&args.run.style, cfg.short_side, min_side)?;
     eprintln!("training on {} photos and {} paintings, {device:?}, {:?}", content.len(), style.len(), cfg.precision);
-    std::fs::create_dir_all(args.out.join("previews")).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(args.run.out.join("previews")).with_context(|| format!("cannot create {}", args.run.out.display()))?;
 
     let mut trainer = Trainer::new(cfg.clone(), vgg, content, style, device);
-    let log_path = args.out.join("log.csv");
+    let log_path = args.run.out.join("log.csv");
     if let Some(step) = resumed_step {
         checkpoint::load(&mut trainer, &ckpt_dir)?;
         log::truncate_after(&log_path, step)?;
@@ -140,10 +117,10 @@ pub fn run(args: Args) -> Result<()> {
         }
         let stopping = stop.load(Ordering::SeqCst);
         if step % cfg.preview_every == 0 || step == cfg.steps {
-            write_preview(&trainer, &args.out.join("previews").join(format!("step_{step:06}.png")))?;
+            write_preview(&trainer, &args.run.out.join("previews").join(format!("step_{step:06}.png")))?;
         }
         if step % cfg.checkpoint_every == 0 || step == cfg.steps || stopping {
-            save_all(&trainer, &args.out)?;
+            save_all(&trainer, &args.run.out)?;
         }
         if stopping {
             pb.abandon_with_message(format!("stopped at step {step}; continue with --resume"));
@@ -151,7 +128,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     pb.finish();
-    eprintln!("done: model in {}", args.out.join("model").display());
+    eprintln!("done: model in {}", args.run.out.join("model").display());
     Ok(())
 }
 
