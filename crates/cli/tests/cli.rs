@@ -291,11 +291,14 @@ fn eval_scores_every_method_and_writes_its_report() {
     let names: Vec<&str> = methods.iter().map(|m| m["method"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 7, "{names:?}");
     let by = |n: &str| methods.iter().find(|m| m["method"].as_str().unwrap().starts_with(n)).unwrap();
-    assert_eq!(by("photo")["mean"]["content"].as_f64().unwrap(), 0.0);
+    assert_eq!((by("photo")["mean"]["content"].as_f64(), by("photo")["mean"]["st_lpips"].as_f64()), (Some(0.0), Some(0.0)));
     assert!(by("same")["mean"]["content"].as_f64().unwrap() < 1e-9, "the external photo copy is the photo");
+    assert!(by("same")["mean"]["st_lpips"].as_f64().unwrap() < 1e-6);
     assert_eq!(by("Gatys")["pairs"].as_array().unwrap().len(), 1);
-    assert_eq!(by("stylize (this")["pairs"].as_array().unwrap().len(), 2);
-    let model = by("stylize (this");
+    // The model row is named for the model and its kind.
+    assert_eq!(by("stylize default (vgg)")["pairs"].as_array().unwrap().len(), 2);
+    let model = by("stylize default (vgg)");
+    assert!(model["mean"]["st_lpips"].as_f64().unwrap() > 0.05, "stylized is not the photo");
     let m = &model["mean"];
     let artfid = (1.0 + m["content"].as_f64().unwrap()) * (1.0 + m["style_frechet"].as_f64().unwrap());
     assert!((model["artfid_shaped"].as_f64().unwrap() - artfid).abs() < 1e-9);

@@ -88,6 +88,17 @@ fn distill_makes_a_fast_model_that_run_uses_whole_and_in_tiles() {
     assert_eq!(a.dimensions(), (400, 300));
     let max = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
     assert!(max <= 1, "tiled vs whole: {max}/255");
+
+    // eval scores each --model as a method row.
+    let report = dir.path().join("report");
+    let o = stylize(&[
+        "eval", "--content", &sample("photos"), "--style", &sample("paintings"), "--photos", "1", "--paintings", "1", "--size", "64",
+        "--model", "default", "--model", model.to_str().unwrap(), "--out", report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap()).unwrap();
+    let rows: Vec<&str> = json["methods"].as_array().unwrap().iter().map(|m| m["method"].as_str().unwrap()).collect();
+    assert!(rows.contains(&"stylize default (vgg)") && rows.contains(&"stylize run (fast)"), "{rows:?}");
 }
 
 #[test]

@@ -3,6 +3,8 @@ use stylize_model::style::{StyleCode, STYLE_TAPS};
 use stylize_model::{Tap, Vgg16};
 use tch::{Kind, Tensor};
 
+use crate::stlpips::{StLpips, StLpipsError};
+
 /// mean((a - b)^2) / mean(b^2): 0 for identical features, 1 for features as far from b as
 /// b is from zero.
 pub fn relative_sq(a: &Tensor, b: &Tensor) -> f64 {
@@ -91,6 +93,8 @@ pub fn feature_frechet(a: &Tensor, b: &Tensor, tap: Tap) -> f64 {
 pub struct Scores {
     /// `content_distance` at relu3_1 and relu4_1 (0 = the photo's content).
     pub content: f64,
+    /// Shift-tolerant LPIPS (VGG) from the output to the photo (0 = the photo).
+    pub st_lpips: f64,
     /// `stat_distance` over relu1_1..relu4_1.
     pub style_stats: f64,
     /// `gram_distance` over relu1_1..relu4_1.
@@ -104,7 +108,13 @@ impl Scores {
     pub fn mean(all: &[Scores]) -> Scores {
         let n = all.len().max(1) as f64;
         let avg = |f: fn(&Scores) -> f64| all.iter().map(f).sum::<f64>() / n;
-        Scores { content: avg(|s| s.content), style_stats: avg(|s| s.style_stats), style_gram: avg(|s| s.style_gram), style_frechet: avg(|s| s.style_frechet) }
+        Scores {
+            content: avg(|s| s.content),
+            st_lpips: avg(|s| s.st_lpips),
+            style_stats: avg(|s| s.style_stats),
+            style_gram: avg(|s| s.style_gram),
+            style_frechet: avg(|s| s.style_frechet),
+        }
     }
 
     /// (1 + content) x (1 + style Frechet): shaped like ArtFID = (1 + LPIPS) x (1 + FID), but
@@ -147,20 +157,23 @@ impl Reconstruction {
 
 const CONTENT_TAPS: [Tap; 2] = [Tap::Relu3_1, Tap::Relu4_1];
 
-/// Scores `out` (1,3,H,W in 0..1) against the photo and the painting.
-pub fn score(vgg: &Vgg16, out: &Tensor, photo: &Tensor, painting: &Tensor) -> Scores {
-    tch::no_grad(|| {
+/// Scores `out` (1,3,H,W in 0..1) against the photo (the same size) and the painting. Fails
+/// only when ST-LPIPS cannot take the images (sides under `stlpips::MIN_SIDE`).
+pub fn score(vgg: &Vgg16, stlpips: &StLpips, out: &Tensor, photo: &Tensor, painting: &Tensor) -> Result<Scores, StLpipsError> {
+    let st_lpips = stlpips.distance(out, photo)?;
+    Ok(tch::no_grad(|| {
         let fo = vgg.features(out, &STYLE_TAPS);
         let fp = vgg.features(photo, &CONTENT_TAPS);
         let fs = vgg.features(painting, &STYLE_TAPS);
         let frechet = CONTENT_TAPS.iter().enumerate().map(|(i, &tap)| feature_frechet(&fo[2 + i], &fs[2 + i], tap)).sum::<f64>() / 2.0;
         Scores {
             content: content_distance(&fo[2..], &fp),
+            st_lpips,
             style_stats: stat_distance(&StyleCode::from_features(&fo), &StyleCode::from_features(&fs)),
             style_gram: gram_distance(&fo, &fs),
             style_frechet: frechet,
         }
-    })
+    }))
 }
 
 #[cfg(test)]

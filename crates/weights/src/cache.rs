@@ -19,3 +19,8 @@ pub fn cache_dir() -> Result<PathBuf, WeightsError> {
 pub fn vgg16_path() -> Result<PathBuf, WeightsError> {
     Ok(cache_dir()?.join("vgg16.safetensors"))
 }
+
+/// The converted shift-tolerant LPIPS (VGG) weights (safetensors) inside the cache.
+pub fn stlpips_vgg_path() -> Result<PathBuf, WeightsError> {
+    Ok(cache_dir()?.join("stlpips_vgg.safetensors"))
+}

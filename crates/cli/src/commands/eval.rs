@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use stylize_eval::baselines::colour_transfer;
 use stylize_eval::metrics::score;
-use stylize_eval::{Reconstruction, Scores};
+use stylize_eval::{Reconstruction, Scores, StLpips};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
 use stylize_model::{load_network, StyleCode, Vgg16};
@@ -90,6 +90,14 @@ fn spread<T: Clone>(items: &[T], n: usize) -> Vec<T> {
     (0..k).map(|i| items[i * items.len() / k].clone()).collect()
 }
 
+/// A model's name in method rows: its folder's, or the run's for a run's `model/` folder.
+fn model_name(dir: &Path) -> String {
+    match (dir.file_name(), dir.parent().and_then(Path::file_name)) {
+        (Some(n), Some(run)) if n == "model" => run.to_string_lossy().into_owned(),
+        _ => stem(dir),
+    }
+}
+
 fn stem(p: &Path) -> String {
     p.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -114,9 +122,11 @@ pub fn run(args: Args) -> Result<()> {
     let mut models = Vec::new();
     for dir in &model_dirs {
         let (net, info) = load_network(dir, &vgg_path, device)?;
-        models.push((format!("stylize {} ({})", stem(dir), info.kind), net, info));
+        models.push((format!("stylize {} ({})", model_name(dir), info.kind), net, info));
     }
     let vgg = Vgg16::load(&vgg_path, device)?;
+    // Missing or damaged weights are the user's to fix (`stylize setup`), like VGG16's.
+    let stlpips = StLpips::load(&stylize_weights::stlpips_vgg_path()?, device).map_err(|e| BadInput(e.to_string()))?;
     let load = |p: &Path| -> Result<Tensor> {
         let img = stylize_io::load(p, &Default::default())?;
         let img = super::fit(p, &img.rgb, stylize_pipeline::Sizing::Exact(args.size))?;
@@ -188,15 +198,15 @@ pub fn run(args: Args) -> Result<()> {
             if let Some(row) = method_cells.get_mut(k) {
                 row.push(Some(to_image(&out)));
             }
-            scored.push(PairResult { photo: name(&photos[i]), painting: name(&paintings[j]), scores: score(&vgg, &out, &xs[i], &ss[j]) });
+            scored.push(PairResult { photo: name(&photos[i]), painting: name(&paintings[j]), scores: score(&vgg, &stlpips, &out, &xs[i], &ss[j])? });
         }
         for row in method_cells.iter_mut().skip(scored.len()) {
             row.push(None);
         }
         let mean = Scores::mean(&scored.iter().map(|p| p.scores).collect::<Vec<_>>());
         eprintln!(
-            "{method:<34} content {:.3}  stats {:.3}  gram {:.3}  frechet {:.3}  ({} pairs)",
-            mean.content, mean.style_stats, mean.style_gram, mean.style_frechet, scored.len()
+            "{method:<34} content {:.3}  st-lpips {:.3}  stats {:.3}  gram {:.3}  frechet {:.3}  ({} pairs)",
+            mean.content, mean.st_lpips, mean.style_stats, mean.style_gram, mean.style_frechet, scored.len()
         );
         let n = scored.len().max(1) as f64;
         results.push(MethodResult { method: method.clone(), mean, artfid_shaped: mean.artfid_shaped(), seconds_per_image: seconds / n, pairs: scored });
@@ -265,16 +275,17 @@ fn short_label(method: &str) -> String {
 fn markdown(results: &[MethodResult], model_dir: &Path, steps: u64, photos: usize, paintings: usize, pairs: usize, size: u32) -> String {
     let mut md = format!(
         "Model: {} ({steps} steps); {photos} photos x {paintings} paintings, {pairs} pairs scored, at {size} px.\n\n\
-         | method | pairs | content distance (lower: closer to the photo) | style: mean/std | style: Gram | style: Frechet relu3_1/4_1 | ArtFID-shaped (1+content)(1+Frechet) | seconds/image |\n\
-         |---|---|---|---|---|---|---|---|\n",
+         | method | pairs | content distance (lower: closer to the photo) | ST-LPIPS to the photo (lower: closer) | style: mean/std | style: Gram | style: Frechet relu3_1/4_1 | ArtFID-shaped (1+content)(1+Frechet) | seconds/image |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
         model_dir.display()
     );
     for r in results {
         md += &format!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
             r.method,
             r.pairs.len(),
             r.mean.content,
+            r.mean.st_lpips,
             r.mean.style_stats,
             r.mean.style_gram,
             r.mean.style_frechet,
