@@ -22,7 +22,8 @@ Each network mirrors its Rust counterpart in crates/model/src:
   adain.rs      per-channel mean and population std (+1e-5 inside the sqrt) over H, W in f32.
   style.rs      a style code: mean and std at relu1_1, relu2_1, relu3_1, relu4_1.
   fast.rs       the fast generator (class FastNet below): 3x3 convs with zero padding, stride-2
-                convs down, pixel shuffle up, AdaIN at 1/8, 1/4 and 1/2, channels-last.
+                convs down, pixel shuffle up, AdaIN at 1/8, 1/4 and 1/2, channels-last (weights
+                too); photos padded to a multiple of 8 only (no margin).
   generator.rs  stylize = reflection margin (32 px) and pad to a multiple of 8, encode (relu4_1 + the photo's own code), AdaIN
                 at relu4_1, blend(strength), decode with the blended code, crop, f32, clamp 0..1.
 
@@ -252,12 +253,12 @@ class FastNet(nn.Module):
         return F.pixel_shuffle(self.up2(x), 2) + 0.5
 
     def stylize(self, rgb, code, strength=1.0):
+        # generator.rs Padding::to_multiple_of_8: no margin, reflection to a multiple of 8.
         h, w = rgb.shape[2], rgb.shape[3]
-        m = 32 if min(h, w) >= 48 else 0
-        ph, pw = (8 - (h + 2 * m) % 8) % 8, (8 - (w + 2 * m) % 8) % 8
-        x = F.pad(rgb, (m, m + pw, m, m + ph), mode="reflect") if m + ph + pw > 0 else rgb
+        ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8
+        x = F.pad(rgb, (0, pw, 0, ph), mode="reflect") if ph + pw > 0 else rgb
         out = self(x.contiguous(memory_format=torch.channels_last), code, strength)
-        return out[:, :, m:m + h, m:m + w].clamp(0.0, 1.0)
+        return out[:, :, :h, :w].clamp(0.0, 1.0)
 
 
 def model_kind(model_dir):

@@ -188,6 +188,9 @@ fn main() {
             let vs = tch::nn::VarStore::new(Device::Cpu);
             let net = stylize_model::fast::FastNet::new(&vs.root(), Default::default());
             let nhwc = o.out.as_ref().is_none_or(|p| p.as_os_str() != "nchw");
+            if o.out.as_ref().is_some_and(|p| p.as_os_str() == "nhwc-weights") {
+                stylize_model::fast::weights_channels_last(&vs);
+            }
             let layout = |t: Tensor| if nhwc { stylize_model::fast::channels_last(&t) } else { t };
             let ms = |f: &mut dyn FnMut()| {
                 let t = Instant::now();

@@ -23,7 +23,8 @@ use crate::adain::{adain_given, blend, mean_std};
 use crate::init::conv2d_padded;
 use crate::losses::feature_scale;
 use crate::style::{StyleCode, STYLE_TAPS};
-use crate::{Generator, Tap};
+use crate::generator::Padding;
+use crate::Tap;
 
 /// Channel widths; the defaults are the measured design (0.86 M parameters, 7.6 GFLOP at 512x512).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,13 +195,13 @@ impl FastNet {
         self.decode(&feats, &own, style, strength)
     }
 
-    /// Photo (N,3,H,W in 0..1, any size) to its stylization in 0..1, without gradients: with
-    /// the VGG16 model's reflection margin and rounding to a multiple of 8 ([`Generator::pad`]),
+    /// Photo (N,3,H,W in 0..1, any size) to its stylization in 0..1, without gradients:
+    /// reflection-padded to a multiple of 8 ([`Padding::to_multiple_of_8`]: no margin),
     /// channels-last.
     pub fn stylize(&self, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
         tch::no_grad(|| {
-            let (x, p) = Generator::pad(rgb);
-            let out = self.forward(&channels_last(&x), style, strength);
+            let p = Padding::to_multiple_of_8(rgb.size()[3] as u32, rgb.size()[2] as u32);
+            let out = self.forward(&channels_last(&p.apply(rgb)), style, strength);
             p.crop(&out).clamp(0.0, 1.0).contiguous()
         })
     }
@@ -317,6 +318,19 @@ pub fn distill_loss(out: &Tensor, teacher_out: &Tensor, predicted: &[Tensor], vg
 /// memory-format API; this is what `x.contiguous(memory_format=torch.channels_last)` makes.
 pub fn channels_last(x: &Tensor) -> Tensor {
     x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+}
+
+/// Stores every 4-d weight of `vs` channels-last (in place), as the inputs are: with NCHW
+/// weights libtorch reorders them on every conv call.
+pub fn weights_channels_last(vs: &nn::VarStore) {
+    tch::no_grad(|| {
+        for (_, mut v) in vs.variables() {
+            if v.dim() == 4 {
+                let cl = channels_last(&v);
+                v.set_data(&cl);
+            }
+        }
+    });
 }
 
 /// Trainable parameters under `prefix` ("content", "style", "decoder", "heads"), or all.

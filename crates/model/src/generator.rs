@@ -86,9 +86,7 @@ impl Generator {
     /// The photo as the networks see it: reflection-padded as [`Padding`] says.
     pub fn pad(rgb: &Tensor) -> (Tensor, Padding) {
         let p = Padding::new(rgb.size()[3] as u32, rgb.size()[2] as u32);
-        let (m, r, b) = (p.margin as i64, p.right() as i64, p.bottom() as i64);
-        let x = if m + r + b > 0 { rgb.reflection_pad2d([m, r, m, b]) } else { rgb.shallow_clone() };
-        (x, p)
+        (p.apply(rgb), p)
     }
 }
 
@@ -112,6 +110,18 @@ impl Padding {
     pub fn new(width: u32, height: u32) -> Self {
         let margin = if width.min(height) >= 48 { EDGE_MARGIN } else { 0 };
         Padding { width, height, margin }
+    }
+
+    /// No margin, only the rounding to a multiple of 8: for the fast generator, which learnt
+    /// on crops whose borders it saw zero-padded, so it draws no frame of its own.
+    pub fn to_multiple_of_8(width: u32, height: u32) -> Self {
+        Padding { width, height, margin: 0 }
+    }
+
+    /// Reflection-pads a (N,C,H,W) tensor of this size.
+    pub fn apply(&self, t: &Tensor) -> Tensor {
+        let (m, r, b) = (self.margin as i64, self.right() as i64, self.bottom() as i64);
+        if m + r + b > 0 { t.reflection_pad2d([m, r, m, b]) } else { t.shallow_clone() }
     }
 
     /// The padded size, a multiple of 8 on both axes.

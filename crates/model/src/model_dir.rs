@@ -118,6 +118,7 @@ pub fn load_network(dir: &Path, vgg16: &Path, device: Device) -> Result<(Box<dyn
             let vs = nn::VarStore::new(device);
             let net = FastNet::new(&vs.root(), cfg);
             load_fast_weights(&vs, &dir.join(MODEL_WEIGHTS_FILE))?;
+            crate::fast::weights_channels_last(&vs);
             Box::new(FastNetwork { vs, net })
         }
     };

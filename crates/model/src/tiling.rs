@@ -132,8 +132,7 @@ struct Canvas {
 }
 
 impl Canvas {
-    fn new(pixels: &[u8], width: u32, height: u32, cfg: &TileConfig, device: tch::Device) -> Canvas {
-        let padding = Padding::new(width, height);
+    fn new(pixels: &[u8], padding: Padding, cfg: &TileConfig, device: tch::Device) -> Canvas {
         let padded = pad(pixels, &padding);
         let (pw, ph) = padding.padded();
         Canvas { padding, padded, tiles: plan(pw, ph, cfg), device }
@@ -203,7 +202,7 @@ pub fn stylize_tiled(
 ) -> Vec<u8> {
     tch::no_grad(|| {
         let device = g.vs.device();
-        let canvas = Canvas::new(pixels, width, height, cfg, device);
+        let canvas = Canvas::new(pixels, Padding::new(width, height), cfg, device);
         let tiles = &canvas.tiles;
         let stages = g.decoder.stages();
         let mut tick = ticker(tiles.len() * (2 + stages), progress);
@@ -282,7 +281,7 @@ pub fn stylize_tiled_fast(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<u8> {
     tch::no_grad(|| {
-        let canvas = Canvas::new(pixels, width, height, cfg, device);
+        let canvas = Canvas::new(pixels, Padding::to_multiple_of_8(width, height), cfg, device);
         let tiles = &canvas.tiles;
         let mut tick = ticker(tiles.len() * (2 + NORM_STAGES.len()), progress);
         let encode = |i: usize| net.encode(&channels_last(&canvas.region(i)));
