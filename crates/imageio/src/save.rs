@@ -210,6 +210,9 @@ fn encode_png(
     let mut enc = png::Encoder::new(out, w, h);
     enc.set_color(color);
     enc.set_depth(png::BitDepth::Eight);
+    // fdeflate: a stylized 770x512 photo took 58 ms to encode at the default level and ~10 ms
+    // here, for a file 7% larger (915 vs 983 KB); painted textures leave deflate little to find.
+    enc.set_compression(png::Compression::Fast);
     for (k, v) in metadata {
         // tEXt is what most viewers show; iTXt carries text Latin-1 cannot.
         if is_latin1(v) {
