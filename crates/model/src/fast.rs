@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Reduction, Tensor};
 
-use crate::adain::{adain_given, blend, mean_std};
+use crate::adain::{blend, mean_std};
 use crate::init::conv2d_padded;
 use crate::losses::feature_scale;
 use crate::style::{StyleCode, STYLE_TAPS};
@@ -95,11 +95,10 @@ impl Encoder {
 
     fn forward(&self, rgb: &Tensor) -> Features {
         let [c0, c1, c2, c3, r0, r1] = &self.convs;
-        let f2 = c0.forward(rgb).relu();
-        let f4 = c2.forward(&c1.forward(&f2).relu()).relu();
-        let x = c3.forward(&f4).relu();
-        let f8 = (&x + r1.forward(&r0.forward(&x).relu())).relu();
-        Features([f2, f4, f8])
+        let f2 = relu_(c0.forward(rgb));
+        let f4 = relu_(c2.forward(&relu_(c1.forward(&f2))));
+        let x = relu_(c3.forward(&f4));
+        Features([f2, f4, residual(&x, r0, r1)])
     }
 
     fn macs(&self, h: i64, w: i64) -> i64 {
@@ -221,26 +220,28 @@ impl FastNet {
         let target = StyleCode::blend(own, style, strength);
         let d = &self.decoder;
         let norm = |k: usize, x: &Tensor| norms.get(k).map(|(m, s)| (m.shallow_clone(), s.shallow_clone())).unwrap_or_else(|| stats(x));
-        let t = blend(f8, &adain_given(f8, &own.means[2], &own.stds[2], &style.means[2], &style.stds[2]), strength);
-        let [r0, r1] = &d.res;
-        let x = (&t + r1.forward(&r0.forward(&t).relu())).relu();
+        // The photo's features with the style's statistics, blended by strength.
+        let styled = |f: &Tensor, l: usize| {
+            let t = adain_affine(f, &own.means[l], &own.stds[l], &style.means[l], &style.stds[l]);
+            if strength == 1.0 { t } else { blend(f, &t, strength) }
+        };
+        let x = residual(&styled(f8, 2), &d.res[0], &d.res[1]);
         // 1/8 -> 1/4: the style's 1/4 statistics, and the photo's 1/4 features through the skip.
         let x = d.up[0].forward(&x).pixel_shuffle(2);
         if stop_at == Some(0) {
             return x;
         }
         let (m, s) = norm(0, &x);
-        let skip = blend(f4, &adain_given(f4, &own.means[1], &own.stds[1], &style.means[1], &style.stds[1]), strength);
-        let x = adain_given(&x, &m, &s, &target.means[1], &target.stds[1]) + d.skip.forward(&skip);
-        let x = d.mid[0].forward(&x.relu()).relu();
+        let mut y = adain_affine(&x, &m, &s, &target.means[1], &target.stds[1]);
+        let _ = y.g_add_(&d.skip.forward(&styled(f4, 1)));
+        let x = relu_(d.mid[0].forward(&relu_(y)));
         // 1/4 -> 1/2: the style's 1/2 statistics.
         let x = d.up[1].forward(&x).pixel_shuffle(2);
         if stop_at == Some(1) {
             return x;
         }
         let (m, s) = norm(1, &x);
-        let x = adain_given(&x, &m, &s, &target.means[0], &target.stds[0]).relu();
-        let x = d.mid[1].forward(&x).relu();
+        let x = relu_(d.mid[1].forward(&relu_(adain_affine(&x, &m, &s, &target.means[0], &target.stds[0]))));
         // 1/2 -> RGB at full resolution.
         d.up[2].forward(&x).pixel_shuffle(2) + 0.5
     }
@@ -272,6 +273,29 @@ pub fn own_statistics(feats: &Features, style: &StyleCode, strength: f64) -> Sty
     means.insert(0, m0);
     stds.insert(0, s0);
     StyleCode { means, stds }
+}
+
+/// ReLU in place on a tensor nothing else holds (a conv's fresh output): one pass, no new
+/// buffer; the autograd of training keeps working (a conv's backward does not read its output).
+fn relu_(mut t: Tensor) -> Tensor {
+    t.relu_()
+}
+
+/// relu(x + r1(relu(r0(x)))), the residual block at 1/8, adding in place into r1's output.
+fn residual(x: &Tensor, r0: &Conv, r1: &Conv) -> Tensor {
+    let mut y = r1.forward(&relu_(r0.forward(x)));
+    let _ = y.g_add_(x);
+    relu_(y)
+}
+
+/// `adain::adain_given` as one multiply and one in-place add: (x - m) / s * ts + tm =
+/// x * a + b with a = ts / s and b = tm - m * a per channel (two passes over x, not four).
+fn adain_affine(x: &Tensor, m: &Tensor, s: &Tensor, tm: &Tensor, ts: &Tensor) -> Tensor {
+    let a = ts / s;
+    let b = tm - m * &a;
+    let mut y = x.to_kind(Kind::Float) * a;
+    let _ = y.g_add_(&b);
+    y
 }
 
 /// Per-channel mean and std over H and W, as `adain::mean_std`, reading a channels-last tensor
@@ -387,6 +411,15 @@ mod tests {
         let ((m1, s1), (m2, s2)) = (mean_std(&x), stats(&channels_last(&x)));
         assert_eq!(m2.size(), [2, 5, 1, 1]);
         assert!((m1 - m2).abs().max().double_value(&[]) < 1e-6 && (s1 - s2).abs().max().double_value(&[]) < 1e-6);
+    }
+
+    #[test]
+    fn adain_as_one_multiply_add_matches_adain_given() {
+        let x = Tensor::rand([2, 5, 6, 7], (Kind::Float, Device::Cpu)) * 3.0;
+        let (m, s) = mean_std(&x);
+        let (tm, ts) = (Tensor::rand([2, 5, 1, 1], (Kind::Float, Device::Cpu)), Tensor::rand([2, 5, 1, 1], (Kind::Float, Device::Cpu)) + 0.1);
+        let want = crate::adain::adain_given(&x, &m, &s, &tm, &ts);
+        assert!((adain_affine(&x, &m, &s, &tm, &ts) - want).abs().max().double_value(&[]) < 1e-5);
     }
 
     #[test]
