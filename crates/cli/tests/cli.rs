@@ -328,6 +328,38 @@ fn train_rejects_bad_folders_and_configs() {
 }
 
 #[test]
+fn train_from_a_model_starts_exactly_at_it_and_records_it() {
+    // One step with the generator's learning rate at 0: the exported model must still be the
+    // parent, bit for bit, so its output equals the parent's.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("still.toml");
+    std::fs::write(
+        &cfg,
+        "steps = 1\nbatch = 1\ncrop = 64\nwarmup_crop = 64\nshort_side = 96\nprecision = \"f32\"\n[generator_adam]\nlr = 0.0\nbeta1 = 0.5\nbeta2 = 0.999\n",
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let o = stylize(&[
+        "train", "--from", "default", "--content", data("photos").to_str().unwrap(), "--style", data("paintings").to_str().unwrap(),
+        "--config", cfg.to_str().unwrap(), "--out", run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("model/model.json")).unwrap()).unwrap();
+    assert_eq!((info["parent"].as_str(), info["kind"].as_str()), (Some("default"), Some("vgg")));
+    let (a, b) = (dir.path().join("parent.png"), dir.path().join("child.png"));
+    for (model, out) in [("default", &a), (run.join("model").to_str().unwrap(), &b)] {
+        let o = stylize(&["run", &cat(), "--style", &wave(), "--model", model, "--size", "96", "-o", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert!(load_rgb(&a) == load_rgb(&b), "the fine-tune's start differs from its parent");
+    // --from names a model; a folder that is none, or --resume with --from, is refused.
+    let r2 = dir.path().join("run2");
+    let photos = data("photos").display().to_string();
+    assert_bad_input(&stylize(&["train", "--from", dir.path().to_str().unwrap(), "--content", &photos, "--style", &photos, "--out", r2.to_str().unwrap()]), "no model at");
+    assert_bad_input(&stylize(&["train", "--from", "default", "--resume", "--content", &photos, "--style", &photos, "--out", run.to_str().unwrap()]), "--from starts a fine-tune");
+}
+
+#[test]
 fn setup_from_a_bad_file_names_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");

@@ -42,6 +42,9 @@ pub struct TrainConfig {
     pub decoder: DecoderConfig,
     pub discriminator: DiscriminatorConfig,
     pub seed: u64,
+    /// The model this run started from (`stylize train --from`), recorded in the exported
+    /// model.json as its parent; None: trained from scratch.
+    pub from: Option<String>,
     pub checkpoint_every: u64,
     pub preview_every: u64,
     pub log_every: u64,
@@ -71,6 +74,7 @@ impl Default for TrainConfig {
             decoder: DecoderConfig::default(),
             discriminator: DiscriminatorConfig::default(),
             seed: 1,
+            from: None,
             checkpoint_every: 100,
             preview_every: 250,
             log_every: 10,

@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +18,11 @@ use crate::exit::BadInput;
 pub struct Args {
     #[command(flatten)]
     run: super::RunArgs,
+    /// Fine-tune this model instead of starting from scratch: default, or a VGG16 model's
+    /// folder. Its decoder is loaded as it is; the discriminator starts fresh on --style's
+    /// paintings. Use with a short schedule, e.g. --config configs/finetune.toml
+    #[arg(long, value_name = "MODEL")]
+    from: Option<PathBuf>,
     /// Override the random seed
     #[arg(long)]
     seed: Option<u64>,
@@ -57,6 +62,21 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(s) = args.run.steps {
         cfg.steps = s;
     }
+    if args.run.resume && args.from.is_some() {
+        return Err(BadInput("--from starts a fine-tune; --resume continues one (its parent is in the checkpoint)".into()).into());
+    }
+    // The parent's decoder, to be loaded once the trainer exists; its shape replaces the config's.
+    let parent = match &args.from {
+        Some(from) => {
+            let dir = super::run::model_dir(Some(from));
+            let (generator, info) = stylize_model::load_model(&dir, Device::Cpu)?;
+            cfg.decoder = generator.cfg;
+            cfg.from = Some(from.display().to_string());
+            eprintln!("fine-tuning {} ({} steps)", dir.display(), info.steps);
+            Some(generator)
+        }
+        None => None,
+    };
     if !args.run.resume {
         if let Some(s) = args.seed {
             cfg.seed = s;
@@ -79,6 +99,10 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(args.run.out.join("previews")).with_context(|| format!("cannot create {}", args.run.out.display()))?;
 
     let mut trainer = Trainer::new(cfg.clone(), vgg, content, style, device);
+    if let Some(parent) = &parent {
+        // Copied into the trainer's own variables, which its optimiser already holds.
+        tch::no_grad(|| trainer.g.vs.copy(&parent.vs))?;
+    }
     let log_path = args.run.out.join("log.csv");
     if let Some(step) = resumed_step {
         checkpoint::load(&mut trainer, &ckpt_dir)?;
@@ -138,7 +162,7 @@ fn save_all(trainer: &Trainer, out: &Path) -> Result<()> {
         kind: stylize_model::ModelKind::Vgg,
         decoder: Some(trainer.cfg.decoder),
         fast: None,
-        parent: None,
+        parent: trainer.cfg.from.clone(),
         steps: trainer.step,
         train_config: serde_json::to_value(&trainer.cfg)?,
         stylize_version: env!("CARGO_PKG_VERSION").to_string(),
