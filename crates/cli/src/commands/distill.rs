@@ -1,6 +1,6 @@
 //! `stylize distill`: trains the fast generator from a VGG16 model (see crates/train/src/distill.rs).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         let stopping = stop.load(Ordering::SeqCst);
         if step % cfg.preview_every == 0 || step == cfg.steps {
-            write_preview(&d, &run.out.join("previews").join(format!("step_{step:06}.png")))?;
+            super::write_preview(&d.content, &d.style, |p, s, size| d.preview(p, s, size), &run.out.join("previews").join(format!("step_{step:06}.png")))?;
         }
         if step % cfg.checkpoint_every == 0 || step == cfg.steps || stopping {
             d.save(&ckpt_dir)?;
@@ -111,16 +111,5 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     eprintln!("done: model in {}", run.out.join("model").display());
-    Ok(())
-}
-
-/// 4 fixed photos x 4 fixed paintings, the student's results at 256 px.
-fn write_preview(d: &Distiller, path: &Path) -> Result<()> {
-    let pick = |n: usize| -> Vec<usize> { (0..4.min(n)).map(|i| i * n / 4.min(n)).collect() };
-    let (photos, styles) = (pick(d.content.len()), pick(d.style.len()));
-    let results = d.preview(&photos, &styles, 256);
-    let thumbs = |set: &ImageSet, idx: &[usize]| -> Vec<stylize_io::RgbImage> { idx.iter().map(|&i| stylize_train::trainer::to_image(&set.preview_tensor(i, 256))).collect() };
-    let sheet = stylize_report::header_sheet(&thumbs(&d.content, &photos), &thumbs(&d.style, &styles), &results, &Default::default());
-    stylize_io::save(path, &sheet, None, &Default::default())?;
     Ok(())
 }

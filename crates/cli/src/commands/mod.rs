@@ -52,3 +52,23 @@ impl RunArgs {
         Ok(Some(C::from_toml(&text).map_err(|reason| stylize_train::TrainError::Config { path: p.clone(), reason })?))
     }
 }
+
+/// A training run's preview: 4 fixed photos x 4 fixed paintings (evenly spaced through the
+/// folders) at 256 px, as `stylize(photos, paintings, size)` renders them, under a header row
+/// and column of the originals.
+pub fn write_preview(
+    content: &stylize_train::data::ImageSet,
+    style: &stylize_train::data::ImageSet,
+    stylize: impl FnOnce(&[usize], &[usize], u32) -> Vec<Vec<RgbImage>>,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let pick = |n: usize| -> Vec<usize> { (0..4.min(n)).map(|i| i * n / 4.min(n)).collect() };
+    let (photos, styles) = (pick(content.len()), pick(style.len()));
+    let results = stylize(&photos, &styles, 256);
+    let thumbs = |set: &stylize_train::data::ImageSet, idx: &[usize]| -> Vec<RgbImage> {
+        idx.iter().map(|&i| stylize_train::trainer::to_image(&set.preview_tensor(i, 256))).collect()
+    };
+    let sheet = stylize_report::header_sheet(&thumbs(content, &photos), &thumbs(style, &styles), &results, &Default::default());
+    stylize_io::save(path, &sheet, None, &Default::default())?;
+    Ok(())
+}

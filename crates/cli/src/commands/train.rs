@@ -141,7 +141,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         let stopping = stop.load(Ordering::SeqCst);
         if step % cfg.preview_every == 0 || step == cfg.steps {
-            write_preview(&trainer, &args.run.out.join("previews").join(format!("step_{step:06}.png")))?;
+            super::write_preview(&trainer.content, &trainer.style, |p, s, size| trainer.preview(p, s, size), &args.run.out.join("previews").join(format!("step_{step:06}.png")))?;
         }
         if step % cfg.checkpoint_every == 0 || step == cfg.steps || stopping {
             save_all(&trainer, &args.run.out)?;
@@ -170,16 +170,5 @@ fn save_all(trainer: &Trainer, out: &Path) -> Result<()> {
     save_model(&out.join("model"), &trainer.g, &info)?;
     let plot = stylize_report::loss_plot(&log::series(&out.join("log.csv")), &Default::default());
     stylize_io::save(&out.join("loss.png"), &plot, None, &Default::default())?;
-    Ok(())
-}
-
-/// A contact sheet of 4 fixed photos x 4 fixed paintings (evenly spaced through the folders).
-fn write_preview(trainer: &Trainer, path: &Path) -> Result<()> {
-    let pick = |n: usize| -> Vec<usize> { (0..4.min(n)).map(|i| i * n / 4.min(n)).collect() };
-    let (photos, styles) = (pick(trainer.content.len()), pick(trainer.style.len()));
-    let results = trainer.preview(&photos, &styles, 256);
-    let thumbs = |set: &ImageSet, idx: &[usize]| -> Vec<stylize_io::RgbImage> { idx.iter().map(|&i| stylize_train::trainer::to_image(&set.preview_tensor(i, 256))).collect() };
-    let sheet = stylize_report::header_sheet(&thumbs(&trainer.content, &photos), &thumbs(&trainer.style, &styles), &results, &Default::default());
-    stylize_io::save(path, &sheet, None, &Default::default())?;
     Ok(())
 }
