@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod common;
+
 fn data(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(sub)
 }
@@ -45,10 +47,26 @@ fn multipart_post(addr: &str, path: &str, file_name: &str, image: &[u8], style: 
 
 #[test]
 fn serve_answers_over_http_keeps_client_names_out_of_the_log_and_stops_on_sigterm() {
+    let log = serve_one_photo(&[]);
+    assert!(log.contains("default (vgg, "), "the model and its kind are logged: {log}");
+}
+
+#[test]
+fn serve_runs_a_fast_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::distill(dir.path(), "run", &[]).join("model");
+    let log = serve_one_photo(&["--model", model.to_str().unwrap()]);
+    assert!(log.contains("model (fast, 4 steps)"), "{log}");
+}
+
+/// Starts `stylize serve` with `extra` arguments, stylizes the cat with the wave at 256 px over
+/// HTTP, checks the answer, stops the server with SIGTERM and returns its log.
+fn serve_one_photo(extra: &[&str]) -> String {
     let styles = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(data(&format!("paintings/{WAVE}")), styles.path().join(WAVE)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_stylize"))
         .args(["serve", "--addr", "127.0.0.1:0", "--styles", styles.path().to_str().unwrap()])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -92,6 +110,7 @@ fn serve_answers_over_http_keeps_client_names_out_of_the_log_and_stops_on_sigter
     assert!(log.contains("POST /api/stylize 200"), "{log}");
     assert!(log.contains("stopped"), "{log}");
     assert!(!log.contains("secret_holiday"), "client file names stay out of the log: {log}");
+    log
 }
 
 #[test]

@@ -101,12 +101,12 @@ pub fn run(args: Args) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
         let styles = gallery.styles().len();
-        let server = Server::start(config.clone(), gallery, model_label, factory).await?;
+        let server = Server::start(config.clone(), gallery, model_label.clone(), factory).await?;
         if !server.local_addr().ip().is_loopback() {
             eprintln!("warning: listening on {}: reachable from other machines", server.local_addr().ip());
         }
         eprintln!("config: {}", serde_json::to_string(&config).expect("serializable"));
-        eprintln!("{styles} styles, {} workers, queue {}", config.workers, config.queue);
+        eprintln!("model {model_label}; {styles} styles, {} workers, queue {}", config.workers, config.queue);
         // Tests and scripts read this line for the port (with --addr 127.0.0.1:0).
         eprintln!("listening on http://{}", server.local_addr());
         server.run(shutdown_signal()).await.context("serving")?;

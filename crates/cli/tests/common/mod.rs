@@ -1,0 +1,44 @@
+//! Shared by the binary's tests: running `stylize`, the sample images, a tiny distillation.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn stylize(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stylize")).args(args).output().expect("run stylize")
+}
+
+pub fn sample(sub: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(sub).display().to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn assert_bad_input(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "exit code for: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert!(errors[0].contains(needle), "the error line names {needle:?}: {err}");
+}
+
+/// `stylize distill` on the samples with a tiny config (2 examples a step, 64 px crops, a pool
+/// of 4 examples in `dir`/pool, half of them at a random strength), into `dir`/`name`.
+pub fn distill(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let cfg = dir.join("tiny.toml");
+    std::fs::write(&cfg, "steps = 4\nbatch = 2\ncrop = 64\nshort_side = 128\nmin_short_side = 0\npool = 4\nvaried_strength = 0.5\npreview_every = 1000\nlog_every = 1\n").unwrap();
+    let out = dir.join(name);
+    let mut args = vec![
+        "distill", "--content", &sample("photos"), "--style", &sample("paintings"), "--teacher", "default",
+        "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--pool", dir.join("pool").to_str().unwrap(),
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = stylize(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
