@@ -352,6 +352,23 @@ fn train_from_a_model_starts_exactly_at_it_and_records_it() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     assert!(load_rgb(&a) == load_rgb(&b), "the fine-tune's start differs from its parent");
+    // The fine-tune remembers its paintings: without --style it takes their equal mix, which
+    // is what its parent makes of the same paintings given with --style (sorted by name).
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("model/model.json")).unwrap()).unwrap();
+    assert_eq!(info["collection"]["name"].as_str(), Some("paintings"));
+    assert_eq!(info["collection"]["paintings"].as_array().unwrap().len(), 4);
+    let (own, mixed) = (dir.path().join("own.png"), dir.path().join("mixed.png"));
+    let o = stylize(&["run", &cat(), "--model", run.join("model").to_str().unwrap(), "--size", "96", "-o", own.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut args = vec!["run".to_string(), cat(), "--size".into(), "96".into(), "-o".into(), mixed.display().to_string()];
+    for p in ["bazille_ramparts", "durer_lion", "hokusai_great_wave", "van_gogh_starry_night"] {
+        args.extend(["--style".to_string(), data(&format!("paintings/{p}.jpg")).display().to_string()]);
+    }
+    let o = stylize(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(load_rgb(&own) == load_rgb(&mixed), "the collection's style is its paintings' mix");
+    // Without a collection, --style is required.
+    assert_bad_input(&stylize(&["run", &cat(), "-o", own.to_str().unwrap()]), "--style is required");
     // --from names a model; a folder that is none, or --resume with --from, is refused.
     let r2 = dir.path().join("run2");
     let photos = data("photos").display().to_string();

@@ -26,7 +26,7 @@ pub use decoder::{Decoder, DecoderConfig};
 pub use discriminator::{Discriminator, DiscriminatorConfig};
 pub use error::ModelError;
 pub use generator::Generator;
-pub use model_dir::{load_model, load_network, save_model, ModelInfo, ModelKind};
+pub use model_dir::{load_model, load_network, save_model, Collection, ModelInfo, ModelKind};
 pub use network::StyleNetwork;
 pub use style::StyleCode;
 pub use vgg::{Tap, Vgg16};

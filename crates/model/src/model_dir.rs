@@ -9,7 +9,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::fast::{FastConfig, FastNet};
 use crate::network::{FastNetwork, StyleNetwork, VggNetwork};
-use crate::{DecoderConfig, Generator, ModelError, Vgg16};
+use crate::{DecoderConfig, Generator, ModelError, StyleCode, Vgg16};
 
 pub const MODEL_WEIGHTS_FILE: &str = "generator.safetensors";
 pub const MODEL_INFO_FILE: &str = "model.json";
@@ -49,9 +49,60 @@ pub struct ModelInfo {
     pub steps: u64,
     pub train_config: serde_json::Value,
     pub stylize_version: String,
-    /// The model this one learnt from (a fast generator's teacher).
+    /// The model this one learnt from (a fast generator's teacher, a fine-tune's start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// The paintings a fine-tune learnt (their style codes are in `collection.safetensors`):
+    /// such a model stylizes without a painting given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<Collection>,
+}
+
+/// A fine-tuned model's own paintings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Collection {
+    /// What outputs are named after (the paintings' folder).
+    pub name: String,
+    /// The paintings' file names, in the order of their codes.
+    pub paintings: Vec<String>,
+}
+
+pub const COLLECTION_FILE: &str = "collection.safetensors";
+
+/// Writes each painting's style code (in the model's own terms), one row per painting.
+pub fn save_collection(dir: &Path, codes: &[StyleCode]) -> Result<(), ModelError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let all = StyleCode::cat(&codes.iter().collect::<Vec<_>>());
+    let mut named: Vec<(String, Tensor)> = Vec::new();
+    for (l, (m, s)) in all.means.iter().zip(&all.stds).enumerate() {
+        named.push((format!("means.{l}"), m.shallow_clone()));
+        named.push((format!("stds.{l}"), s.shallow_clone()));
+    }
+    let tmp = dir.join(format!(".tmp.{COLLECTION_FILE}"));
+    Tensor::write_safetensors(&named, &tmp)?;
+    std::fs::rename(&tmp, dir.join(COLLECTION_FILE)).map_err(io(dir))
+}
+
+/// The collection's codes, one per painting (`info.collection` says how many).
+pub fn load_collection(dir: &Path, info: &ModelInfo, device: Device) -> Result<Vec<StyleCode>, ModelError> {
+    let path = dir.join(COLLECTION_FILE);
+    let bad = |reason: String| ModelError::BadWeights { path: path.clone(), reason };
+    let Some(collection) = &info.collection else { return Err(bad("model.json names no collection".into())) };
+    let map: HashMap<String, Tensor> = Tensor::read_safetensors(&path).map_err(|e| bad(e.to_string()))?.into_iter().collect();
+    let n = collection.paintings.len() as i64;
+    let (mut means, mut stds) = (Vec::new(), Vec::new());
+    for l in 0.. {
+        match (map.get(&format!("means.{l}")), map.get(&format!("stds.{l}"))) {
+            (Some(m), Some(s)) if m.size().first() == Some(&n) && s.size() == m.size() => {
+                means.push(m.to_device(device));
+                stds.push(s.to_device(device));
+            }
+            (None, None) if l > 0 => break,
+            _ => return Err(bad(format!("level {l}: not {n} paintings' codes"))),
+        }
+    }
+    let all = StyleCode { means, stds };
+    Ok((0..n).map(|i| all.narrow(i, 1)).collect())
 }
 
 /// Writes a VGG16 model's weights and description into `dir` (each file atomically).

@@ -102,6 +102,17 @@ impl Stylizer {
         })
     }
 
+    /// A style from codes already in the model's own terms (a fine-tune's collection), mixed
+    /// by `weights`.
+    pub fn style_of_codes(&self, codes: &[StyleCode], weights: &[f64]) -> Result<Style, PipelineError> {
+        match &self.method {
+            Method::Model(_) if !codes.is_empty() && codes.len() == weights.len() && weights.iter().sum::<f64>() > 0.0 => {
+                Ok(Style::Code(StyleCode::mix(&codes.iter().collect::<Vec<_>>(), weights)))
+            }
+            _ => Err(PipelineError::Network(format!("{} codes for {} weights, or not a model", codes.len(), weights.len()))),
+        }
+    }
+
     /// Stylizes a photo already sized by [`fit`]; the result has the photo's size.
     /// `progress(done, total)` reports tile passes or optimisation steps.
     pub fn stylize(&self, photo: &RgbImage, style: &Style, opts: &Options, progress: &mut dyn FnMut(usize, usize)) -> Result<RgbImage, PipelineError> {

@@ -331,6 +331,7 @@ impl Distiller {
             train_config: serde_json::to_value(&self.cfg).expect("serialisable"),
             stylize_version: env!("CARGO_PKG_VERSION").to_string(),
             parent: Some(teacher.to_string()),
+            collection: None,
         };
         Ok(save_weights(dir, &named, &info)?)
     }

@@ -1,4 +1,4 @@
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{anyhow, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use stylize_io::{Limits, OutputFormat, RgbImage, SaveOptions};
+use stylize_model::model_dir::load_collection;
 use stylize_model::{load_network, Precision, Vgg16};
 use stylize_pipeline::{self as pipeline, Options, PipelineError, Sizing, Style, Stylizer};
 use tch::Device;
@@ -45,8 +46,9 @@ pub struct Args {
     /// Photos to stylize: image files, or folders (their images, sorted by name)
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Style image (a painting); repeat to mix several
-    #[arg(long, required = true)]
+    /// Style image (a painting); repeat to mix several. Not needed with a model that has its
+    /// own collection of paintings (a fine-tune: `stylize train --from`)
+    #[arg(long)]
     style: Vec<PathBuf>,
     /// Weights for mixing several styles, comma-separated (default: equal)
     #[arg(long, value_delimiter = ',')]
@@ -133,6 +135,8 @@ struct Job<'a> {
     options: Options,
     /// (key, value) settings written into each output.
     settings: Vec<(String, String)>,
+    /// What outputs are named after: the first painting's stem, or the model's collection.
+    style_name: OsString,
     timings: &'a Timings,
 }
 
@@ -183,7 +187,7 @@ fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
 
     if !batch {
         let photo = &args.inputs[0];
-        let output = args.output.clone().unwrap_or_else(|| output_name(photo, &args.style[0], OutputFormat::Png));
+        let output = args.output.clone().unwrap_or_else(|| output_name(photo, &job.style_name, OutputFormat::Png));
         inputs.refuse_as_output(&output)?;
         let started = Instant::now();
         let (w, h) = job.process(photo, &output, true)?;
@@ -208,7 +212,7 @@ fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} photos, ETA {eta} {msg}").expect("valid template"));
     let (mut written, mut skipped) = (0, 0);
     for photo in &photos {
-        let output = out_dir.join(output_name(photo, &args.style[0], format));
+        let output = out_dir.join(output_name(photo, &job.style_name, format));
         pb.set_message(file_name(photo));
         if output.exists() && !args.overwrite {
             skipped += 1;
@@ -376,13 +380,22 @@ impl<'a> Job<'a> {
             ("stylize:preserve_color", args.preserve_color.to_string()),
             ("stylize:style_size", format!("{} x {}", args.style_size, args.style_scale)),
         ];
+        // Without --style, the model's own collection (a fine-tune's paintings) is the style.
+        let mut collection = None;
         let method = match args.method {
             Method::Model => {
                 let model_dir = model_dir(args.model.as_deref());
                 let (net, info) = load_network(&model_dir, &stylize_weights::vgg16_path()?, device)?;
                 settings.push(("stylize:model", format!("{} ({}, {} steps)", file_name(&model_dir), info.kind, info.steps)));
+                if styles.is_empty() {
+                    let Some(c) = &info.collection else {
+                        return Err(BadInput(format!("--style is required: {} has no collection of its own (only fine-tunes made with `stylize train --from` do)", model_dir.display())).into());
+                    };
+                    collection = Some((c.name.clone(), load_collection(&model_dir, &info, device)?));
+                }
                 pipeline::Method::Model(net)
             }
+            Method::Optimize if styles.is_empty() => return Err(BadInput("--method optimize needs --style".into()).into()),
             Method::Optimize => {
                 settings.push(("stylize:method", format!("optimize, {} steps", args.steps)));
                 pipeline::Method::Optimize { vgg: Vgg16::load(&stylize_weights::vgg16_path()?, device)?, steps: args.steps }
@@ -390,12 +403,21 @@ impl<'a> Job<'a> {
         };
         let stylizer = Stylizer::new(method, device);
         timings.lap("model: load");
-        let style = stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?;
+        let (style, style_name) = match &collection {
+            Some((name, codes)) => {
+                settings[1].1 = format!("the model's collection {name} ({} paintings)", codes.len());
+                (stylizer.style_of_codes(codes, &vec![1.0; codes.len()]).map_err(pipeline_error)?, OsString::from(name))
+            }
+            None => {
+                let name = args.style[0].file_stem().map(OsString::from).unwrap_or_else(|| "style".into());
+                (stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?, name)
+            }
+        };
         timings.lap("style: code");
         let options =
             Options { strength: args.strength, preserve_colour: args.preserve_color, tile: args.tile, precision: args.precision };
         let settings = settings.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Ok(Self { args, stylizer, style, options, settings, timings })
+        Ok(Self { args, stylizer, style, options, settings, style_name, timings })
     }
 
     /// Stylizes one photo into `output` (written atomically); returns the output's size.
@@ -458,12 +480,11 @@ fn pipeline_error(e: PipelineError) -> anyhow::Error {
     }
 }
 
-/// `<photo stem>_<style stem>.<ext>`, keeping the stems' bytes (a non-UTF-8 name stays as it is).
-fn output_name(photo: &Path, style: &Path, format: OutputFormat) -> PathBuf {
-    let stem = |p: &Path| p.file_stem().map(OsString::from).unwrap_or_else(|| "image".into());
-    let mut name = stem(photo);
+/// `<photo stem>_<style name>.<ext>`, keeping the stems' bytes (a non-UTF-8 name stays as it is).
+fn output_name(photo: &Path, style: &OsStr, format: OutputFormat) -> PathBuf {
+    let mut name = photo.file_stem().map(OsString::from).unwrap_or_else(|| "image".into());
     name.push("_");
-    name.push(stem(style));
+    name.push(style);
     name.push(".");
     name.push(format.extension());
     PathBuf::from(name)
@@ -517,10 +538,10 @@ mod tests {
 
     #[test]
     fn output_names_photo_and_style() {
-        assert_eq!(output_name(Path::new("a/cat.jpg"), Path::new("b/wave.png"), OutputFormat::Png), PathBuf::from("cat_wave.png"));
-        assert_eq!(output_name(Path::new("a/cat.jpg"), Path::new("b/wave.png"), OutputFormat::Jpeg).extension().unwrap(), "jpg");
+        assert_eq!(output_name(Path::new("a/cat.jpg"), OsStr::new("wave"), OutputFormat::Png), PathBuf::from("cat_wave.png"));
+        assert_eq!(output_name(Path::new("a/cat.jpg"), OsStr::new("wave"), OutputFormat::Jpeg).extension().unwrap(), "jpg");
         use std::os::unix::ffi::OsStrExt;
         let odd = Path::new(std::ffi::OsStr::from_bytes(b"bad\xffname.jpg"));
-        assert_eq!(output_name(odd, Path::new("w.png"), OutputFormat::Png).as_os_str().as_bytes(), b"bad\xffname_w.png");
+        assert_eq!(output_name(odd, OsStr::new("w"), OutputFormat::Png).as_os_str().as_bytes(), b"bad\xffname_w.png");
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use stylize_model::{DecoderConfig, Precision, Vgg16};
 use stylize_train::data::ImageSet;
-use stylize_model::{save_model, ModelInfo};
+use stylize_model::{save_model, Collection, ModelInfo, StyleCode};
 use stylize_train::{checkpoint, log, TomlConfig, TrainConfig, Trainer};
 use tch::Device;
 
@@ -103,6 +103,11 @@ pub fn run(args: Args) -> Result<()> {
         // Copied into the trainer's own variables, which its optimiser already holds.
         tch::no_grad(|| trainer.g.vs.copy(&parent.vs))?;
     }
+    // A fine-tune remembers its paintings' styles (VGG16 is frozen: computed once).
+    let collection = match &trainer.cfg.from {
+        Some(_) => Some(collection_of(&args.run.style, &trainer.vgg, device)?),
+        None => None,
+    };
     let log_path = args.run.out.join("log.csv");
     if let Some(step) = resumed_step {
         checkpoint::load(&mut trainer, &ckpt_dir)?;
@@ -144,7 +149,7 @@ pub fn run(args: Args) -> Result<()> {
             super::write_preview(&trainer.content, &trainer.style, |p, s, size| trainer.preview(p, s, size), &args.run.out.join("previews").join(format!("step_{step:06}.png")))?;
         }
         if step % cfg.checkpoint_every == 0 || step == cfg.steps || stopping {
-            save_all(&trainer, &args.run.out)?;
+            save_all(&trainer, &args.run.out, collection.as_ref())?;
         }
         if stopping {
             pb.abandon_with_message(format!("stopped at step {step}; continue with --resume"));
@@ -156,9 +161,28 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn save_all(trainer: &Trainer, out: &Path) -> Result<()> {
+/// Each painting of `dir` as `stylize run --style` reads it (longer side 512), as a style code:
+/// a fine-tune's collection. Files that cannot be read are skipped, as training skips them.
+fn collection_of(dir: &Path, vgg: &Vgg16, device: Device) -> Result<(Collection, Vec<StyleCode>)> {
+    let (mut paintings, mut codes) = (Vec::new(), Vec::new());
+    for path in stylize_train::data::list_images(dir)? {
+        let Ok(img) = stylize_io::load(&path, &Default::default()) else { continue };
+        let Ok(img) = super::fit(&path, &img.rgb, stylize_pipeline::Sizing::Exact(512)) else { continue };
+        let t = stylize_model::convert::rgb8_to_tensor(img.as_raw(), img.height(), img.width()).to_device(device);
+        codes.push(StyleCode::from_images(vgg, &t));
+        paintings.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    }
+    let name = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "collection".into());
+    Ok((Collection { name, paintings }, codes))
+}
+
+fn save_all(trainer: &Trainer, out: &Path, collection: Option<&(Collection, Vec<StyleCode>)>) -> Result<()> {
     checkpoint::save(trainer, &out.join("ckpt"))?;
+    if let Some((_, codes)) = collection {
+        stylize_model::model_dir::save_collection(&out.join("model"), codes)?;
+    }
     let info = ModelInfo {
+        collection: collection.map(|(c, _)| c.clone()),
         kind: stylize_model::ModelKind::Vgg,
         decoder: Some(trainer.cfg.decoder),
         fast: None,
