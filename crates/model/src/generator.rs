@@ -24,15 +24,11 @@ impl Generator {
         Self { vs, decoder, cfg }
     }
 
-    /// Loads decoder weights saved by `save` (safetensors).
+    /// Loads decoder weights (safetensors, as `model_dir::save_model` writes them).
     pub fn load(weights: &Path, cfg: DecoderConfig, device: Device) -> Result<Self, ModelError> {
         let mut g = Self::new(device, cfg);
         g.vs.load(weights).map_err(|e| ModelError::BadWeights { path: weights.to_path_buf(), reason: e.to_string() })?;
         Ok(g)
-    }
-
-    pub fn save(&self, weights: &Path) -> Result<(), ModelError> {
-        self.vs.save(weights).map_err(ModelError::from)
     }
 
     /// The photo's features at the style layers (relu4_1 last: the content) and its own

@@ -78,9 +78,7 @@ pub fn save_collection(dir: &Path, codes: &[StyleCode]) -> Result<(), ModelError
         named.push((format!("means.{l}"), m.shallow_clone()));
         named.push((format!("stds.{l}"), s.shallow_clone()));
     }
-    let tmp = dir.join(format!(".tmp.{COLLECTION_FILE}"));
-    Tensor::write_safetensors(&named, &tmp)?;
-    std::fs::rename(&tmp, dir.join(COLLECTION_FILE)).map_err(io(dir))
+    write_tensors_atomic(dir, COLLECTION_FILE, &named)
 }
 
 /// The collection's codes, one per painting (`info.collection` says how many).
@@ -107,21 +105,22 @@ pub fn load_collection(dir: &Path, info: &ModelInfo, device: Device) -> Result<V
 
 /// Writes a VGG16 model's weights and description into `dir` (each file atomically).
 pub fn save_model(dir: &Path, g: &Generator, info: &ModelInfo) -> Result<(), ModelError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    // tch picks the file format from the extension: the temporary name must end in .safetensors.
-    let tmp = dir.join(format!(".tmp.{MODEL_WEIGHTS_FILE}"));
-    g.save(&tmp)?;
-    std::fs::rename(&tmp, dir.join(MODEL_WEIGHTS_FILE)).map_err(io(dir))?;
-    write_info(dir, info)
+    save_weights(dir, &g.vs.variables().into_iter().collect::<Vec<_>>(), info)
 }
 
 /// Writes named weights (any kind) and the description into `dir` (each file atomically).
 pub fn save_weights(dir: &Path, named: &[(String, Tensor)], info: &ModelInfo) -> Result<(), ModelError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let tmp = dir.join(format!(".tmp.{MODEL_WEIGHTS_FILE}"));
-    Tensor::write_safetensors(named, &tmp)?;
-    std::fs::rename(&tmp, dir.join(MODEL_WEIGHTS_FILE)).map_err(io(dir))?;
+    write_tensors_atomic(dir, MODEL_WEIGHTS_FILE, named)?;
     write_info(dir, info)
+}
+
+/// Writes `named` as the safetensors file `dir/file`: into a temporary name, then renamed.
+fn write_tensors_atomic(dir: &Path, file: &str, named: &[(String, Tensor)]) -> Result<(), ModelError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    // tch picks the file format from the extension: the temporary name must end in .safetensors.
+    let tmp = dir.join(format!(".tmp.{file}"));
+    Tensor::write_safetensors(named, &tmp)?;
+    std::fs::rename(&tmp, dir.join(file)).map_err(io(dir))
 }
 
 fn write_info(dir: &Path, info: &ModelInfo) -> Result<(), ModelError> {
@@ -148,30 +147,48 @@ pub fn read_info(dir: &Path) -> Result<ModelInfo, ModelError> {
 /// Loads a VGG16 model folder's decoder (training, distillation's teacher).
 pub fn load_model(dir: &Path, device: Device) -> Result<(Generator, ModelInfo), ModelError> {
     let info = read_info(dir)?;
-    let Some(decoder) = info.decoder.filter(|_| info.kind == ModelKind::Vgg) else {
-        return Err(ModelError::BadWeights { path: dir.to_path_buf(), reason: format!("is a {} model; a VGG16 model is needed here", info.kind) });
-    };
-    let g = Generator::load(&dir.join(MODEL_WEIGHTS_FILE), decoder, device)?;
-    Ok((g, info))
+    match load_weights(dir, &info, device)? {
+        Weights::Vgg(g) => Ok((g, info)),
+        Weights::Fast(_) => Err(ModelError::BadWeights { path: dir.to_path_buf(), reason: format!("is a {} model; a VGG16 model is needed here", info.kind) }),
+    }
+}
+
+/// A model folder's trained weights, of its kind (VGG16 itself not loaded).
+enum Weights {
+    Vgg(Generator),
+    Fast(FastNetwork),
+}
+
+/// The weights `info` describes, checked against it.
+fn load_weights(dir: &Path, info: &ModelInfo, device: Device) -> Result<Weights, ModelError> {
+    let path = dir.join(MODEL_WEIGHTS_FILE);
+    Ok(match info.kind {
+        ModelKind::Vgg => Weights::Vgg(Generator::load(&path, info.decoder.expect("read_info checked"), device)?),
+        ModelKind::Fast => {
+            let vs = nn::VarStore::new(device);
+            let net = FastNet::new(&vs.root(), info.fast.expect("read_info checked"));
+            load_fast_weights(&vs, &path)?;
+            crate::fast::weights_channels_last(&vs);
+            Weights::Fast(FastNetwork { vs, net })
+        }
+    })
+}
+
+/// Reads a model folder's description and weights without keeping them or loading VGG16: a
+/// bad folder fails here, before a server listens.
+pub fn check_model(dir: &Path) -> Result<ModelInfo, ModelError> {
+    let info = read_info(dir)?;
+    load_weights(dir, &info, Device::Cpu)?;
+    Ok(info)
 }
 
 /// Loads a model folder of any kind behind the one interface. `vgg16` (the converted VGG16
 /// weights) is read only if the model uses VGG16.
 pub fn load_network(dir: &Path, vgg16: &Path, device: Device) -> Result<(Box<dyn StyleNetwork>, ModelInfo), ModelError> {
     let info = read_info(dir)?;
-    let net: Box<dyn StyleNetwork> = match info.kind {
-        ModelKind::Vgg => {
-            let (generator, _) = load_model(dir, device)?;
-            Box::new(VggNetwork { generator, vgg: Vgg16::load(vgg16, device)? })
-        }
-        ModelKind::Fast => {
-            let cfg = info.fast.expect("read_info checked");
-            let vs = nn::VarStore::new(device);
-            let net = FastNet::new(&vs.root(), cfg);
-            load_fast_weights(&vs, &dir.join(MODEL_WEIGHTS_FILE))?;
-            crate::fast::weights_channels_last(&vs);
-            Box::new(FastNetwork { vs, net })
-        }
+    let net: Box<dyn StyleNetwork> = match load_weights(dir, &info, device)? {
+        Weights::Vgg(generator) => Box::new(VggNetwork { generator, vgg: Vgg16::load(vgg16, device)? }),
+        Weights::Fast(fast) => Box::new(fast),
     };
     Ok((net, info))
 }

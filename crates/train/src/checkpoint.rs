@@ -1,14 +1,16 @@
 //! Checkpoints: the networks (the discriminator with its spectral-norm vectors) and the Adam
 //! states in one safetensors file, plus the step and config as JSON. Written into a fresh
 //! folder that then replaces the old one, so a kill at any moment leaves a whole checkpoint.
-//! [`write`] and [`read`] hold that format for any run; [`save`] and [`load`] are the
-//! adversarial trainer's, `distill` has its own pair on the same format.
+//! [`write`], [`read_meta`], [`read_tensors`] and [`restore`] hold that format for any run;
+//! [`save`] and [`load`] are the adversarial trainer's, `distill` has its own pair on them.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use stylize_model::optim::Adam;
+use tch::nn::VarStore;
 use tch::Tensor;
 
 use crate::error::io;
@@ -60,26 +62,43 @@ pub fn read_tensors(dir: &Path) -> Result<HashMap<String, Tensor>, TrainError> {
     Ok(map.into_iter().collect())
 }
 
-/// Copies `map[<prefix>.<name>]` into every variable of `vs`, checking shapes.
-pub fn restore_vars(vs: &tch::nn::VarStore, prefix: &str, map: &HashMap<String, Tensor>, path: &Path) -> Result<(), TrainError> {
-    let bad = |reason: String| TrainError::Checkpoint { path: path.to_path_buf(), reason };
-    for (k, v) in vs.variables() {
-        let key = format!("{prefix}.{k}");
-        let t = map.get(&key).ok_or_else(|| bad(format!("missing {key}")))?;
-        if t.size() != v.size() {
-            return Err(bad(format!("{key} has shape {:?}, the model needs {:?}", t.size(), v.size())));
+/// A run's state as named tensors: each variable store's variables under its prefix
+/// (`<prefix>.<name>`), then each optimiser's state under its own.
+pub fn state(vars: &[(&str, &VarStore)], opts: &[(&str, &Adam)]) -> Vec<(String, Tensor)> {
+    let mut named: Vec<(String, Tensor)> = Vec::new();
+    for (prefix, vs) in vars {
+        named.extend(vs.variables().into_iter().map(|(k, v)| (format!("{prefix}.{k}"), v)));
+    }
+    for (prefix, opt) in opts {
+        named.extend(opt.state(prefix));
+    }
+    named
+}
+
+/// Copies what [`state`] wrote (read back as `map` from `dir`) into the variable stores and
+/// optimisers under the same prefixes, checking every name and shape.
+pub fn restore(dir: &Path, map: &HashMap<String, Tensor>, vars: &[(&str, &VarStore)], opts: &mut [(&str, &mut Adam)]) -> Result<(), TrainError> {
+    let path = dir.join(STATE);
+    let bad = |reason: String| TrainError::Checkpoint { path: path.clone(), reason };
+    for (prefix, vs) in vars {
+        for (k, v) in vs.variables() {
+            let key = format!("{prefix}.{k}");
+            let t = map.get(&key).ok_or_else(|| bad(format!("missing {key}")))?;
+            if t.size() != v.size() {
+                return Err(bad(format!("{key} has shape {:?}, the model needs {:?}", t.size(), v.size())));
+            }
+            tch::no_grad(|| v.shallow_clone().copy_(t));
         }
-        tch::no_grad(|| v.shallow_clone().copy_(t));
+    }
+    let get = |k: &str| map.get(k).map(|t| t.shallow_clone());
+    for (prefix, opt) in opts.iter_mut() {
+        opt.load_state(prefix, &get).map_err(bad)?;
     }
     Ok(())
 }
 
 pub fn save(trainer: &Trainer, dir: &Path) -> Result<(), TrainError> {
-    let mut named: Vec<(String, Tensor)> = Vec::new();
-    named.extend(trainer.g.vs.variables().into_iter().map(|(k, v)| (format!("g.{k}"), v)));
-    named.extend(trainer.d_vs.variables().into_iter().map(|(k, v)| (format!("d.{k}"), v)));
-    named.extend(trainer.opt_g.state("opt_g"));
-    named.extend(trainer.opt_d.state("opt_d"));
+    let named = state(&[("g", &trainer.g.vs), ("d", &trainer.d_vs)], &[("opt_g", &trainer.opt_g), ("opt_d", &trainer.opt_d)]);
     write(dir, named, trainer.step, &trainer.cfg)
 }
 
@@ -91,8 +110,6 @@ pub fn read_config(dir: &Path) -> Result<(TrainConfig, u64), TrainError> {
 /// Restores weights, optimiser states and step into a trainer built with the same config.
 pub fn load(trainer: &mut Trainer, dir: &Path) -> Result<(), TrainError> {
     let (_, step) = read_config(dir)?;
-    let path = dir.join(STATE);
-    let bad = |reason: String| TrainError::Checkpoint { path: path.clone(), reason };
     let mut map = read_tensors(dir)?;
     // Content skips added to a decoder trained without them (`[decoder] skips`): their convs,
     // and Adam's moments for them, start at zero, so the model resumes exactly as it was.
@@ -103,11 +120,8 @@ pub fn load(trainer: &mut Trainer, dir: &Path) -> Result<(), TrainError> {
             }
         }
     }
-    restore_vars(&trainer.g.vs, "g", &map, &path)?;
-    restore_vars(&trainer.d_vs, "d", &map, &path)?;
-    let get = |k: &str| map.get(k).map(|t| t.shallow_clone());
-    trainer.opt_g.load_state("opt_g", &get).map_err(bad)?;
-    trainer.opt_d.load_state("opt_d", &get).map_err(bad)?;
+    let (vars, mut opts) = ([("g", &trainer.g.vs), ("d", &trainer.d_vs)], [("opt_g", &mut trainer.opt_g), ("opt_d", &mut trainer.opt_d)]);
+    restore(dir, &map, &vars, &mut opts)?;
     trainer.step = step;
     Ok(())
 }

@@ -126,17 +126,23 @@ impl TrainConfig {
 
     /// The smallest zoom of a training crop (1 = one scale): `min_short_side / short_side`.
     pub fn min_zoom(&self) -> f64 {
-        if self.min_short_side == 0 { 1.0 } else { self.min_short_side as f64 / self.short_side as f64 }
+        min_zoom(self.min_short_side, self.short_side)
     }
 
     /// Adversarial weight at `step`.
     pub fn adv_weight_at(&self, step: u64) -> f64 {
-        if step < self.adv_start {
-            0.0
-        } else {
-            self.adv_weight * ((step - self.adv_start + 1) as f64 / self.adv_ramp.max(1) as f64).min(1.0)
-        }
+        ramp(self.adv_weight, self.adv_start, self.adv_ramp, step)
     }
+}
+
+/// `min_short_side / short_side`, or 1 (one scale) when `min_short_side` is 0 (off).
+pub(crate) fn min_zoom(min_short_side: u32, short_side: u32) -> f64 {
+    if min_short_side == 0 { 1.0 } else { min_short_side as f64 / short_side as f64 }
+}
+
+/// A weight that is 0 before `start` and rises linearly to `weight` over `ramp` steps.
+pub(crate) fn ramp(weight: f64, start: u64, ramp: u64, step: u64) -> f64 {
+    if step < start { 0.0 } else { weight * ((step - start + 1) as f64 / ramp.max(1) as f64).min(1.0) }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use stylize_model::{Discriminator, DiscriminatorConfig, Generator, ModelInfo, Mo
 use tch::{nn, Device, Tensor};
 
 use crate::checkpoint;
-use crate::config::{check, TomlConfig};
+use crate::config::{check, min_zoom, ramp, TomlConfig};
 use crate::data::ImageSet;
 use crate::pool::{PoolSpec, TeacherPool};
 use crate::TrainError;
@@ -121,7 +121,7 @@ impl TomlConfig for DistillConfig {
 impl DistillConfig {
 
     pub fn min_zoom(&self) -> f64 {
-        if self.min_short_side == 0 { 1.0 } else { self.min_short_side as f64 / self.short_side as f64 }
+        min_zoom(self.min_short_side, self.short_side)
     }
 
     pub fn lr_at(&self, step: u64) -> f64 {
@@ -133,10 +133,7 @@ impl DistillConfig {
     }
 
     pub fn adv_weight_at(&self, step: u64) -> f64 {
-        if self.adv_weight == 0.0 || step < self.adv_start {
-            return 0.0;
-        }
-        self.adv_weight * ((step - self.adv_start + 1) as f64 / self.adv_ramp.max(1) as f64).min(1.0)
+        ramp(self.adv_weight, self.adv_start, self.adv_ramp, step)
     }
 
     /// Whether the student's output goes through VGG16 (stage B).
@@ -231,9 +228,7 @@ impl Distiller {
     /// One optimisation step on the pool's next examples.
     pub fn train_step(&mut self) -> Result<DistillLosses, TrainError> {
         let cfg = self.cfg.clone();
-        let s = cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.step.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        tch::manual_seed((s >> 1) as i64);
-        let mut rng = ChaCha8Rng::seed_from_u64(s);
+        let mut rng = crate::trainer::seed_step(cfg.seed, self.step);
         let idx = pool_indices(self.step, cfg.batch as u64, cfg.pool, cfg.seed);
         let ex = self.pool.get(&idx, &self.content, &self.style, &self.teacher, &self.vgg)?;
         // A horizontal flip of photo and teacher output together (the teacher is flip-equivariant
@@ -311,11 +306,7 @@ impl Distiller {
 
     /// Checkpoint: student, discriminator, both Adam states, step and config.
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        let mut named: Vec<(String, Tensor)> = Vec::new();
-        named.extend(self.vs.variables().into_iter().map(|(k, v)| (format!("s.{k}"), v)));
-        named.extend(self.d_vs.variables().into_iter().map(|(k, v)| (format!("d.{k}"), v)));
-        named.extend(self.opt.state("opt"));
-        named.extend(self.opt_d.state("opt_d"));
+        let named = checkpoint::state(&[("s", &self.vs), ("d", &self.d_vs)], &[("opt", &self.opt), ("opt_d", &self.opt_d)]);
         checkpoint::write(dir, named, self.step, &self.cfg)
     }
 
@@ -340,13 +331,7 @@ impl Distiller {
     pub fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
         let (_, step): (DistillConfig, u64) = checkpoint::read_meta(dir)?;
         let map = checkpoint::read_tensors(dir)?;
-        let path = dir.join("state.safetensors");
-        checkpoint::restore_vars(&self.vs, "s", &map, &path)?;
-        checkpoint::restore_vars(&self.d_vs, "d", &map, &path)?;
-        let get = |k: &str| map.get(k).map(|t| t.shallow_clone());
-        let bad = |reason: String| TrainError::Checkpoint { path: path.clone(), reason };
-        self.opt.load_state("opt", &get).map_err(bad)?;
-        self.opt_d.load_state("opt_d", &get).map_err(bad)?;
+        checkpoint::restore(dir, &map, &[("s", &self.vs), ("d", &self.d_vs)], &mut [("opt", &mut self.opt), ("opt_d", &mut self.opt_d)])?;
         self.step = step;
         Ok(())
     }

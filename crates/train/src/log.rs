@@ -48,17 +48,23 @@ impl LossMeter {
 pub const HEADER: &str = "step,seconds,crop,content,style,adv_g,identity,d_loss,d_acc,adv_weight";
 
 pub fn append(path: &Path, step: u64, seconds: f64, crop: u32, l: &StepLosses, adv_weight: f64) -> Result<(), TrainError> {
-    let new = !path.exists();
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io(path))?;
-    if new {
-        writeln!(f, "{HEADER}").map_err(io(path))?;
-    }
+    let mut f = open_log(path, HEADER)?;
     writeln!(
         f,
         "{step},{seconds:.3},{crop},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{adv_weight:.4}",
         l.content, l.style, l.adv_g, l.identity, l.d_loss, l.d_acc
     )
     .map_err(io(path))
+}
+
+/// A CSV log opened for appending; a new one starts with `header`.
+fn open_log(path: &Path, header: &str) -> Result<std::fs::File, TrainError> {
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io(path))?;
+    if new {
+        writeln!(f, "{header}").map_err(io(path))?;
+    }
+    Ok(f)
 }
 
 /// Drops rows after `step` (a resumed run repeats them) so the log has each step once.
@@ -74,11 +80,7 @@ pub fn truncate_after(path: &Path, step: u64) -> Result<(), TrainError> {
 /// Appends `step,seconds,values...` to a CSV log, writing `header` first into a new file
 /// (the distillation's log, whose columns differ from the adversarial trainer's).
 pub fn append_row(path: &Path, header: &str, step: u64, seconds: f64, values: &[f64]) -> Result<(), TrainError> {
-    let new = !path.exists();
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io(path))?;
-    if new {
-        writeln!(f, "{header}").map_err(io(path))?;
-    }
+    let mut f = open_log(path, header)?;
     let row: Vec<String> = values.iter().map(|v| format!("{v:.6}")).collect();
     writeln!(f, "{step},{seconds:.3},{}", row.join(",")).map_err(io(path))
 }

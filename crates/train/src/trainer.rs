@@ -49,14 +49,6 @@ impl Trainer {
         Self { cfg, vgg, g, d_vs, d, opt_g, opt_d, step: 0, content, style }
     }
 
-    /// Every random draw of step `s` comes from generators seeded by (seed, s), so a resumed
-    /// run draws exactly what an uninterrupted one would.
-    fn seed_step(&self) -> ChaCha8Rng {
-        let s = self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.step.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        tch::manual_seed((s >> 1) as i64);
-        ChaCha8Rng::seed_from_u64(s)
-    }
-
     /// Whether step `step` trains the identity row.
     pub fn identity_at(&self, step: u64) -> bool {
         self.cfg.identity_weight > 0.0 && step % self.cfg.identity_every == 0
@@ -64,7 +56,7 @@ impl Trainer {
 
     /// One step: a discriminator update, then a generator update.
     pub fn train_step(&mut self) -> StepLosses {
-        let mut rng = self.seed_step();
+        let mut rng = seed_step(self.cfg.seed, self.step);
         let cfg = self.cfg.clone();
         let crop = cfg.crop_at(self.step);
         let device = self.g.vs.device();
@@ -146,6 +138,15 @@ impl Trainer {
             })
             .collect()
     }
+}
+
+/// Every random draw of step `step` comes from generators seeded by (seed, step): libtorch's
+/// (seeded here) and the returned one, so a resumed run draws exactly what an uninterrupted
+/// one would.
+pub(crate) fn seed_step(seed: u64, step: u64) -> ChaCha8Rng {
+    let s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    tch::manual_seed((s >> 1) as i64);
+    ChaCha8Rng::seed_from_u64(s)
 }
 
 /// A (1,3,H,W) tensor in 0..1 as an image.

@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, TensorView};
 
 use crate::pickle::read_legacy_state_dict;
-use crate::vgg16::write_atomic;
+use crate::vgg16::write_f32_safetensors;
 use crate::WeightsError;
 
 pub const STLPIPS_PACKAGE: &str = "stlpips-pytorch==0.0.2";
@@ -87,20 +86,11 @@ pub fn convert_stlpips_pth_to_safetensors(pth_path: &Path, pth_bytes: &[u8], out
     if let Some(extra) = by_name.keys().min() {
         return Err(bad(format!("unexpected tensor {extra}: not the ST-LPIPS VGG file this setup expects")));
     }
-    let params = written.iter().map(|(_, s, _)| s.iter().product::<usize>()).sum();
-    let views = written
-        .iter()
-        .map(|(n, s, b)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (n.as_str(), v)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| WeightsError::BadWeights { path: out.to_path_buf(), reason: e.to_string() })?;
-    // One metadata key only, as for VGG16: the file is then byte-for-byte reproducible.
-    let meta = HashMap::from([(
-        "source".to_string(),
+    write_f32_safetensors(
+        out,
+        &written,
         format!("{STLPIPS_PACKAGE} {STLPIPS_PATH_IN_WHEEL} sha256={STLPIPS_PTH_SHA256}; shift-tolerant LPIPS (VGG), Ghildyal & Liu 2022, BSD-2-Clause"),
-    )]);
-    let bytes = safetensors::serialize(views, &Some(meta)).map_err(|e| WeightsError::BadWeights { path: out.to_path_buf(), reason: e.to_string() })?;
-    write_atomic(out, &bytes)?;
-    Ok(params)
+    )
 }
 
 #[cfg(test)]

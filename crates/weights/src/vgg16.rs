@@ -63,22 +63,22 @@ pub fn convert_onnx_to_safetensors(onnx_path: &Path, onnx_bytes: &[u8], out: &Pa
             tensors.push((format!("{conv}.{suffix}"), t.dims, bytes));
         }
     }
-    let params = tensors.iter().map(|(_, d, _)| d.iter().product::<usize>()).sum();
+    write_f32_safetensors(out, &tensors, format!("{VGG16_PACKAGE} {VGG16_PATH_IN_WHEEL} sha256={VGG16_ONNX_SHA256}; Oxford VGG16, CC BY 4.0"))
+}
 
+/// Writes f32 tensors (name, shape, little-endian bytes) as safetensors to `out`, atomically,
+/// with `source` as the one metadata key (the file is then byte-for-byte reproducible).
+/// Returns the number of parameters written.
+pub(crate) fn write_f32_safetensors(out: &Path, tensors: &[(String, Vec<usize>, Vec<u8>)], source: String) -> Result<usize, WeightsError> {
+    let bad = |e: safetensors::SafeTensorError| WeightsError::BadWeights { path: out.to_path_buf(), reason: e.to_string() };
     let views = tensors
         .iter()
         .map(|(n, d, b)| TensorView::new(Dtype::F32, d.clone(), b).map(|v| (n.as_str(), v)))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| WeightsError::BadWeights { path: out.to_path_buf(), reason: e.to_string() })?;
-    // One metadata key only: serialisation is then byte-for-byte reproducible.
-    let meta = HashMap::from([(
-        "source".to_string(),
-        format!("{VGG16_PACKAGE} {VGG16_PATH_IN_WHEEL} sha256={VGG16_ONNX_SHA256}; Oxford VGG16, CC BY 4.0"),
-    )]);
-    let bytes = safetensors::serialize(views, &Some(meta))
-        .map_err(|e| WeightsError::BadWeights { path: out.to_path_buf(), reason: e.to_string() })?;
+        .map_err(bad)?;
+    let bytes = safetensors::serialize(views, &Some(HashMap::from([("source".to_string(), source)]))).map_err(bad)?;
     write_atomic(out, &bytes)?;
-    Ok(params)
+    Ok(tensors.iter().map(|(_, d, _)| d.iter().product::<usize>()).sum())
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.

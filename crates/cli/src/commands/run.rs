@@ -372,48 +372,50 @@ fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 impl<'a> Job<'a> {
     fn new(args: &'a Args, styles: &[RgbImage], weights: &[f64], timings: &'a Timings) -> Result<Self> {
         let device = Device::cuda_if_available();
-        let mut settings = vec![
-            ("stylize:version", env!("CARGO_PKG_VERSION").to_string()),
-            ("stylize:styles", args.style.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ")),
-            ("stylize:mix", weights.iter().map(|w| format!("{w}")).collect::<Vec<_>>().join(",")),
-            ("stylize:strength", args.strength.to_string()),
-            ("stylize:preserve_color", args.preserve_color.to_string()),
-            ("stylize:style_size", format!("{} x {}", args.style_size, args.style_scale)),
-        ];
         // Without --style, the model's own collection (a fine-tune's paintings) is the style.
         let mut collection = None;
-        let method = match args.method {
+        let (method, method_setting) = match args.method {
             Method::Model => {
                 let model_dir = model_dir(args.model.as_deref());
                 let (net, info) = load_network(&model_dir, &stylize_weights::vgg16_path()?, device)?;
-                settings.push(("stylize:model", format!("{} ({}, {} steps)", file_name(&model_dir), info.kind, info.steps)));
+                let setting = ("stylize:model", format!("{} ({}, {} steps)", file_name(&model_dir), info.kind, info.steps));
                 if styles.is_empty() {
                     let Some(c) = &info.collection else {
                         return Err(BadInput(format!("--style is required: {} has no collection of its own (only fine-tunes made with `stylize train --from` do)", model_dir.display())).into());
                     };
                     collection = Some((c.name.clone(), load_collection(&model_dir, &info, device)?));
                 }
-                pipeline::Method::Model(net)
+                (pipeline::Method::Model(net), setting)
             }
             Method::Optimize if styles.is_empty() => return Err(BadInput("--method optimize needs --style".into()).into()),
             Method::Optimize => {
-                settings.push(("stylize:method", format!("optimize, {} steps", args.steps)));
-                pipeline::Method::Optimize { vgg: Vgg16::load(&stylize_weights::vgg16_path()?, device)?, steps: args.steps }
+                let setting = ("stylize:method", format!("optimize, {} steps", args.steps));
+                (pipeline::Method::Optimize { vgg: Vgg16::load(&stylize_weights::vgg16_path()?, device)?, steps: args.steps }, setting)
             }
         };
         let stylizer = Stylizer::new(method, device);
         timings.lap("model: load");
-        let (style, style_name) = match &collection {
+        let (style, style_name, styles_setting) = match &collection {
             Some((name, codes)) => {
-                settings[1].1 = format!("the model's collection {name} ({} paintings)", codes.len());
-                (stylizer.style_of_codes(codes, &vec![1.0; codes.len()]).map_err(pipeline_error)?, OsString::from(name))
+                let style = stylizer.style_of_codes(codes, &vec![1.0; codes.len()]).map_err(pipeline_error)?;
+                (style, OsString::from(name), format!("the model's collection {name} ({} paintings)", codes.len()))
             }
             None => {
                 let name = args.style[0].file_stem().map(OsString::from).unwrap_or_else(|| "style".into());
-                (stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?, name)
+                let style = stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?;
+                (style, name, args.style.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", "))
             }
         };
         timings.lap("style: code");
+        let settings = [
+            ("stylize:version", env!("CARGO_PKG_VERSION").to_string()),
+            ("stylize:styles", styles_setting),
+            ("stylize:mix", weights.iter().map(|w| format!("{w}")).collect::<Vec<_>>().join(",")),
+            ("stylize:strength", args.strength.to_string()),
+            ("stylize:preserve_color", args.preserve_color.to_string()),
+            ("stylize:style_size", format!("{} x {}", args.style_size, args.style_scale)),
+            method_setting,
+        ];
         let options =
             Options { strength: args.strength, preserve_colour: args.preserve_color, tile: args.tile, precision: args.precision };
         let settings = settings.into_iter().map(|(k, v)| (k.to_string(), v)).collect();

@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<()> {
     let model_dir = super::run::model_dir(args.model.as_deref());
     let vgg_path = stylize_weights::vgg16_path()?;
     // Read the model once here, so a bad folder fails before anything listens.
-    let (_, info) = load_network(&model_dir, &vgg_path, Device::Cpu)?;
+    let info = stylize_model::model_dir::check_model(&model_dir)?;
     let model_label = format!("{} ({}, {} steps)", model_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), info.kind, info.steps);
     if args.workers > 1 {
         // The workers share the cores: split torch's intra-op threads between them.
