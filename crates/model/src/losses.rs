@@ -43,6 +43,20 @@ pub fn style_loss(out: &StyleCode, target: &StyleCode) -> Tensor {
         .expect("four layers")
 }
 
+/// Perceptual distance between two images' VGG16 features at the same taps (relu1_1..relu4_1
+/// here): MSE per tap in its typical activation's units, summed. Distillation compares the
+/// student's output with the teacher's this way, which keeps the teacher's texture where an L1
+/// on pixels averages it into blur.
+pub fn feature_loss(a: &[Tensor], b: &[Tensor], taps: &[Tap]) -> Tensor {
+    assert!(a.len() == taps.len() && b.len() == taps.len(), "one feature map per tap");
+    a.iter()
+        .zip(b)
+        .zip(taps)
+        .map(|((x, y), &tap)| mse(x, y) / feature_scale(tap).powi(2))
+        .reduce(|x, y| x + y)
+        .expect("at least one tap")
+}
+
 /// Hinge loss for the discriminator, averaged over scales.
 pub fn hinge_d(real: &[Tensor], fake: &[Tensor]) -> Tensor {
     let n = real.len() as f64;
@@ -108,6 +122,16 @@ mod tests {
         let idx = Tensor::arange(16, (Kind::Float, tch::Device::Cpu));
         let checker = ((idx.view([16, 1]) + idx.view([1, 16])).remainder(2.0) * 0.4 - 0.2).view([1, 1, 16, 16]);
         assert!(colour_loss(&(&photo + checker), &photo).double_value(&[]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn feature_loss_sums_each_tap_in_its_units() {
+        let taps = [Tap::Relu1_1, Tap::Relu4_1];
+        let a = [full(0.0, &[1, 64, 4, 4]), full(0.0, &[1, 512, 1, 1])];
+        assert_eq!(feature_loss(&a, &a, &taps).double_value(&[]), 0.0);
+        // A difference of one typical activation at each tap costs 1 per tap.
+        let b = [full(27.0, &[1, 64, 4, 4]), full(94.0, &[1, 512, 1, 1])];
+        assert!((feature_loss(&a, &b, &taps).double_value(&[]) - 2.0).abs() < 1e-6);
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //!   same photo and painting, plus the feature heads against VGG16's features of the photo.
 //!   VGG16 runs once per photo (no gradients); the teacher's outputs come from the
 //!   [`TeacherPool`] on disk.
-//! - **B** (`content_weight`, `style_weight`, `adv_weight` too): the teacher's own losses on
-//!   the student's output (VGG16 content and style, the discriminator on real paintings), with
-//!   the teacher L1 kept at a lower weight.
+//! - **B** (`perceptual_weight`, `content_weight`, `style_weight`, `adv_weight` too): VGG16
+//!   features of the student's output against the teacher's output's (the texture an L1
+//!   averages away), the teacher's own losses (content, style, the discriminator on real
+//!   paintings) at lower weights, all away from a `loss_border` band that only the L1 sees.
 //! - A **fine-tune** is either at a larger `crop` (a new pool).
 
 use std::path::Path;
@@ -18,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use stylize_model::augment::diff_augment;
 use stylize_model::fast::{channels_last, distill_loss, own_statistics, FastConfig, FastNet, Features};
-use stylize_model::losses::{content_loss, d_accuracy, hinge_d, hinge_g, style_loss};
+use stylize_model::losses::{content_loss, d_accuracy, feature_loss, hinge_d, hinge_g, style_loss};
 use stylize_model::optim::{Adam, AdamConfig};
 use stylize_model::style::STYLE_TAPS;
 use stylize_model::model_dir::save_weights;
@@ -57,6 +58,8 @@ pub struct DistillConfig {
     pub teacher_weight: f64,
     /// The feature heads' distance to VGG16's relu1_1..relu4_1 of the photo.
     pub feature_weight: f64,
+    /// Stage B: VGG16 relu1_1..relu4_1 of the student's output against the teacher's output's.
+    pub perceptual_weight: f64,
     /// Stage B: VGG16 content and style losses on the student's output (0 = off).
     pub content_weight: f64,
     pub style_weight: f64,
@@ -64,6 +67,10 @@ pub struct DistillConfig {
     pub adv_weight: f64,
     pub adv_start: u64,
     pub adv_ramp: u64,
+    /// Pixels at each crop edge that the VGG16 and GAN terms leave out (the teacher L1 still
+    /// covers them). VGG16's zero padding makes a crop's edge special: with the terms on whole
+    /// crops, the student learnt a bright frame at every image border and a ripple beside it.
+    pub loss_border: u32,
     pub discriminator: DiscriminatorConfig,
     pub discriminator_adam: AdamConfig,
     pub fast: FastConfig,
@@ -88,11 +95,13 @@ impl Default for DistillConfig {
             lr_end: 1e-4,
             teacher_weight: 1.0,
             feature_weight: 0.1,
+            perceptual_weight: 0.0,
             content_weight: 0.0,
             style_weight: 0.0,
             adv_weight: 0.0,
             adv_start: 0,
             adv_ramp: 500,
+            loss_border: 0,
             discriminator: DiscriminatorConfig::default(),
             discriminator_adam: AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999 },
             fast: FastConfig::default(),
@@ -113,7 +122,11 @@ impl TomlConfig for DistillConfig {
         check(self.pool >= self.batch as u64 && self.pool % self.batch as u64 == 0, "pool must be a positive multiple of batch")?;
         check(self.checkpoint_every >= 1 && self.log_every >= 1 && self.preview_every >= 1, "*_every must be at least 1")?;
         check((0.0..=1.0).contains(&self.varied_strength), "varied_strength must be between 0 and 1")?;
-        check([self.teacher_weight, self.feature_weight, self.content_weight, self.style_weight, self.adv_weight].iter().all(|w| *w >= 0.0), "loss weights must not be negative")?;
+        check(
+            [self.teacher_weight, self.feature_weight, self.perceptual_weight, self.content_weight, self.style_weight, self.adv_weight].iter().all(|w| *w >= 0.0),
+            "loss weights must not be negative",
+        )?;
+        check(self.crop >= 2 * self.loss_border + 64, "crop less twice loss_border must be at least 64")?;
         Ok(())
     }
 }
@@ -138,7 +151,7 @@ impl DistillConfig {
 
     /// Whether the student's output goes through VGG16 (stage B).
     pub fn uses_vgg_on_output(&self) -> bool {
-        self.content_weight > 0.0 || self.style_weight > 0.0
+        self.perceptual_weight > 0.0 || self.content_weight > 0.0 || self.style_weight > 0.0
     }
 
     pub fn pool_spec(&self) -> PoolSpec {
@@ -169,14 +182,22 @@ pub struct DistillLosses {
     pub adv_g: f64,
     pub d_loss: f64,
     pub d_acc: f64,
+    pub perceptual: f64,
 }
 
 impl DistillLosses {
-    pub const HEADER: &'static str = "step,seconds,teacher_l1,features,content,style,adv_g,d_loss,d_acc,lr,adv_weight";
-    pub const PLOTTED: [&'static str; 7] = ["teacher_l1", "features", "content", "style", "adv_g", "d_loss", "d_acc"];
+    /// `perceptual` came last, after runs had logged the rest (see `log::open_log`).
+    pub const HEADER: &'static str = "step,seconds,teacher_l1,features,content,style,adv_g,d_loss,d_acc,lr,adv_weight,perceptual";
+    pub const PLOTTED: [&'static str; 8] = ["teacher_l1", "features", "perceptual", "content", "style", "adv_g", "d_loss", "d_acc"];
 
-    pub fn values(&self) -> [f64; 7] {
-        [self.teacher_l1, self.features, self.content, self.style, self.adv_g, self.d_loss, self.d_acc]
+    pub fn values(&self) -> [f64; 8] {
+        [self.teacher_l1, self.features, self.content, self.style, self.adv_g, self.d_loss, self.d_acc, self.perceptual]
+    }
+
+    /// A log row after `step,seconds`, in `HEADER`'s order.
+    pub fn log_row(&self, lr: f64, adv_weight: f64) -> Vec<f64> {
+        let v = self.values();
+        [&v[..7], &[lr, adv_weight], &v[7..]].concat()
     }
 
     pub fn add(&mut self, o: &DistillLosses) {
@@ -191,9 +212,9 @@ impl DistillLosses {
         Self::from_values(self.values().map(|v| v * k))
     }
 
-    fn from_values(v: [f64; 7]) -> Self {
-        let [teacher_l1, features, content, style, adv_g, d_loss, d_acc] = v;
-        Self { teacher_l1, features, content, style, adv_g, d_loss, d_acc }
+    fn from_values(v: [f64; 8]) -> Self {
+        let [teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual] = v;
+        Self { teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual }
     }
 }
 
@@ -254,10 +275,12 @@ impl Distiller {
         // The GAN's and VGG16's terms are the teacher's at strength 1: its rows only.
         let full: Vec<i64> = (0..cfg.batch).filter(|&i| ex.strengths[i as usize] == 1.0).collect();
         let rows = |t: &Tensor| if full.len() as i64 == cfg.batch { t.shallow_clone() } else { t.index_select(0, &Tensor::from_slice(&full).to_device(device)) };
-        let (out_full, paintings_full) = (rows(&out), rows(&paintings));
+        let border = cfg.loss_border as i64;
+        let (out_full, paintings_full) = (inner(&rows(&out), border), rows(&paintings));
 
         if adv_w > 0.0 && !full.is_empty() {
-            let real = self.d.forward(&diff_augment(&paintings_full), true);
+            // Real crops the size of the fakes, so size tells D nothing.
+            let real = self.d.forward(&diff_augment(&inner(&paintings_full, border)), true);
             let fake = self.d.forward(&diff_augment(&out_full.detach()), false);
             let loss_d = hinge_d(&real, &fake);
             self.opt_d.zero_grad();
@@ -270,15 +293,28 @@ impl Distiller {
             total = total + loss_adv * adv_w;
         }
         if cfg.uses_vgg_on_output() && !full.is_empty() {
-            let code = tch::no_grad(|| StyleCode::from_images(&self.vgg, &paintings_full));
-            let content = rows(&vgg_feats[3]);
             let out_feats = self.vgg.features(&out_full, &STYLE_TAPS);
-            let target = Generator::target(&content, &code, 1.0);
-            let loss_c = content_loss(&out_feats[3], &target);
-            let loss_s = style_loss(&StyleCode::from_features(&out_feats), &code);
-            l.content = loss_c.double_value(&[]);
-            l.style = loss_s.double_value(&[]);
-            total = total + loss_c * cfg.content_weight + loss_s * cfg.style_weight;
+            if cfg.perceptual_weight > 0.0 {
+                let teacher_feats = tch::no_grad(|| self.vgg.features(&inner(&rows(&teacher_out), border), &STYLE_TAPS));
+                let loss_p = feature_loss(&out_feats, &teacher_feats, &STYLE_TAPS);
+                l.perceptual = loss_p.double_value(&[]);
+                total = total + loss_p * cfg.perceptual_weight;
+            }
+            if cfg.content_weight > 0.0 || cfg.style_weight > 0.0 {
+                let code = tch::no_grad(|| StyleCode::from_images(&self.vgg, &paintings_full));
+                // The content target from the same inner crop of the photo as the output's.
+                let content = if border == 0 {
+                    rows(&vgg_feats[3])
+                } else {
+                    tch::no_grad(|| self.vgg.features(&inner(&rows(&photos), border), &[STYLE_TAPS[3]]).remove(0))
+                };
+                let target = Generator::target(&content, &code, 1.0);
+                let loss_c = content_loss(&out_feats[3], &target);
+                let loss_s = style_loss(&StyleCode::from_features(&out_feats), &code);
+                l.content = loss_c.double_value(&[]);
+                l.style = loss_s.double_value(&[]);
+                total = total + loss_c * cfg.content_weight + loss_s * cfg.style_weight;
+            }
         }
         self.opt.zero_grad();
         total.backward();
@@ -335,6 +371,15 @@ impl Distiller {
         self.step = step;
         Ok(())
     }
+}
+
+/// `t` (NCHW) without `border` pixels at each edge.
+fn inner(t: &Tensor, border: i64) -> Tensor {
+    if border == 0 {
+        return t.shallow_clone();
+    }
+    let (h, w) = (t.size()[2], t.size()[3]);
+    t.narrow(2, border, h - 2 * border).narrow(3, border, w - 2 * border)
 }
 
 /// The student's output for each row at its own strength (the decoder takes one strength per
@@ -406,6 +451,25 @@ mod tests {
         // B resumes A's checkpoint: the same networks, later steps, and A's pool.
         assert_eq!((a.fast, a.pool_spec()), (b.fast, b.pool_spec()));
         assert!(b.steps > a.steps && b.adv_start >= a.steps);
+    }
+
+    #[test]
+    fn a_log_row_fills_the_header() {
+        let l = DistillLosses { teacher_l1: 1.0, d_acc: 7.0, perceptual: 8.0, ..Default::default() };
+        let row = l.log_row(0.5, 0.25);
+        let cols: Vec<&str> = DistillLosses::HEADER.split(',').skip(2).collect();
+        assert_eq!(row.len(), cols.len());
+        let at = |name: &str| row[cols.iter().position(|c| *c == name).unwrap()];
+        assert_eq!((at("teacher_l1"), at("d_acc"), at("lr"), at("adv_weight"), at("perceptual")), (1.0, 7.0, 0.5, 0.25, 8.0));
+    }
+
+    #[test]
+    fn the_loss_border_is_cut_from_each_edge() {
+        let t = Tensor::arange(2 * 3 * 8 * 10, (tch::Kind::Float, Device::Cpu)).view([2, 3, 8, 10]);
+        let c = inner(&t, 2);
+        assert_eq!(c.size(), [2, 3, 4, 6]);
+        assert_eq!(c.double_value(&[0, 0, 0, 0]), t.double_value(&[0, 0, 2, 2]));
+        assert!(inner(&t, 0).equal(&t));
     }
 
     #[test]

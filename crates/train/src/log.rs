@@ -57,9 +57,19 @@ pub fn append(path: &Path, step: u64, seconds: f64, crop: u32, l: &StepLosses, a
     .map_err(io(path))
 }
 
-/// A CSV log opened for appending; a new one starts with `header`.
+/// A CSV log opened for appending; a new one starts with `header`. A log whose header is an
+/// earlier version of `header` (the same columns, fewer at the end) gets the new header: a run
+/// resumed by a newer build keeps one file, its older rows simply shorter.
 fn open_log(path: &Path, header: &str) -> Result<std::fs::File, TrainError> {
     let new = !path.exists();
+    if !new {
+        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let first = text.lines().next().unwrap_or_default();
+        if first != header && header.starts_with(&format!("{first},")) {
+            let rest = text.split_once('\n').map_or("", |(_, r)| r);
+            stylize_model::model_dir::write_atomic(path, format!("{header}\n{rest}").as_bytes())?;
+        }
+    }
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io(path))?;
     if new {
         writeln!(f, "{header}").map_err(io(path))?;
@@ -100,10 +110,11 @@ pub fn series_of(path: &Path, plotted: &[&str]) -> Vec<stylize_report::Series> {
         picked.iter().map(|(_, n)| stylize_report::Series { name: n.to_string(), points: Vec::new() }).collect();
     for line in lines {
         let v: Vec<f64> = line.split(',').map(|s| s.parse().unwrap_or(f64::NAN)).collect();
-        if v.len() != cols.len() {
+        if v.len() > cols.len() {
             continue;
         }
-        for (s, (i, _)) in out.iter_mut().zip(&picked) {
+        // Rows written before a column was added lack it.
+        for (s, (i, _)) in out.iter_mut().zip(&picked).filter(|(_, (i, _))| *i < v.len()) {
             s.points.push((v[0], v[*i]));
         }
     }
@@ -116,4 +127,22 @@ pub fn elapsed_so_far(path: &Path) -> f64 {
         .ok()
         .and_then(|t| t.lines().last().and_then(|l| l.split(',').nth(1).and_then(|s| s.parse().ok())))
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_gains_new_columns_and_keeps_its_older_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        append_row(&path, "step,seconds,a", 10, 1.0, &[0.5]).unwrap();
+        append_row(&path, "step,seconds,a,b", 20, 2.0, &[0.25, 3.0]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().next(), Some("step,seconds,a,b"));
+        let s = series_of(&path, &["a", "b"]);
+        assert_eq!(s[0].points, vec![(10.0, 0.5), (20.0, 0.25)]);
+        assert_eq!(s[1].points, vec![(20.0, 3.0)], "the older row has no b");
+    }
 }

@@ -87,12 +87,10 @@ pub fn run(args: Args) -> Result<()> {
         if step % cfg.log_every == 0 {
             let avg = meter.take();
             let seconds = before + started.elapsed().as_secs_f64();
-            let mut row = avg.values().to_vec();
-            row.extend([lr, adv_w]);
-            log::append_row(&log_path, DistillLosses::HEADER, step, seconds, &row)?;
+            log::append_row(&log_path, DistillLosses::HEADER, step, seconds, &avg.log_row(lr, adv_w))?;
             eprintln!(
-                "step {step}/{} {seconds:.0}s teacher_l1 {:.4} features {:.4} content {:.3} style {:.3} adv {:.3} D {:.3} acc {:.2}",
-                cfg.steps, avg.teacher_l1, avg.features, avg.content, avg.style, avg.adv_g, avg.d_loss, avg.d_acc
+                "step {step}/{} {seconds:.0}s teacher_l1 {:.4} features {:.4} perceptual {:.3} content {:.3} style {:.3} adv {:.3} D {:.3} acc {:.2}",
+                cfg.steps, avg.teacher_l1, avg.features, avg.perceptual, avg.content, avg.style, avg.adv_g, avg.d_loss, avg.d_acc
             );
         }
         let stopping = stop.load(Ordering::SeqCst);
