@@ -367,6 +367,18 @@ fn train_from_a_model_starts_exactly_at_it_and_records_it() {
     let o = stylize(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(load_rgb(&own) == load_rgb(&mixed), "the collection's style is its paintings' mix");
+    // --variation N: N renderings, each a mix of the paintings recorded in its metadata,
+    // which --mix reproduces bit for bit; a variation's number is the same rendering again.
+    let o = stylize(&["run", &cat(), "--model", run.join("model").to_str().unwrap(), "--size", "96", "--variation", "2", "-o", own.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (v1, v2) = (dir.path().join("own_v1.png"), dir.path().join("own_v2.png"));
+    assert!(load_rgb(&v1) != load_rgb(&v2), "two variations, two renderings");
+    let mix = png_text(&v2, "stylize:mix");
+    assert_eq!(mix.split(',').count(), 4, "{mix}");
+    let o = stylize(&args.iter().map(String::as_str).chain(["--mix", &mix]).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(load_rgb(&v2) == load_rgb(&mixed), "variation 2 is its recorded mix");
+    assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "--variation", "2", "-o", own.to_str().unwrap()]), "--variation draws from a model's own collection");
     // Without a collection, --style is required.
     assert_bad_input(&stylize(&["run", &cat(), "-o", own.to_str().unwrap()]), "--style is required");
     // --from names a model; a folder that is none, or --resume with --from, is refused.
@@ -392,4 +404,12 @@ fn setup_from_a_bad_file_names_the_problem() {
     // Commands that need VGG say which command to run.
     let o = Command::new(env!("CARGO_BIN_EXE_stylize")).args(["features", &cat()]).env("STYLIZE_HOME", &home).output().unwrap();
     assert_bad_input(&o, "stylize setup");
+}
+
+/// A PNG's tEXt value for `key`.
+fn png_text(path: &Path, key: &str) -> String {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let reader = decoder.read_info().unwrap();
+    let chunk = reader.info().uncompressed_latin1_text.iter().find(|c| c.keyword == key);
+    chunk.unwrap_or_else(|| panic!("{} has no {key}", path.display())).text.clone()
 }

@@ -33,6 +33,8 @@ pub enum Method {
   stylize run photos/ more.jpg --style wave.jpg --out-dir out/  a batch
   stylize run photos/ --style wave.jpg --out-dir out/ --shard 0/4  this machine's quarter of it
   stylize run photo.jpg --style wave.jpg --method optimize --steps 300
+  stylize run photo.jpg --model runs/hokusai/model              the fine-tune's own paintings
+  stylize run photo.jpg --model runs/hokusai/model --variation 4  four renderings of them
 
 The default model is models/default (see its MODEL_CARD.md); --model fast picks the fast
 generator (models/fast), --model DIR any folder written by `stylize train` or `stylize
@@ -106,6 +108,11 @@ pub struct Args {
     /// Print where the time went (process start, model, style, decode, network, encode)
     #[arg(long)]
     timings: bool,
+    /// Draw this many renderings from the model's collection (a fine-tune's paintings): each
+    /// mixes the paintings with its own weights, the same for the same number on every run.
+    /// Outputs get _v1, _v2, ...
+    #[arg(long, value_name = "N")]
+    variation: Option<u32>,
     /// Compute precision: f32, or bf16 (faster on CPUs with AVX512-BF16 or AMX, slightly different output)
     #[arg(long, default_value = "f32")]
     precision: Precision,
@@ -127,11 +134,48 @@ pub fn model_dir(arg: Option<&Path>) -> PathBuf {
     }
 }
 
+/// One style a run paints each photo in: the run's style, or one of its variations.
+struct Variant {
+    style: Style,
+    /// Appended to output names: "" or "_v<N>".
+    suffix: String,
+    /// The mix weights, for the outputs' metadata.
+    mix: Vec<f64>,
+}
+
+/// The most renderings `--variation` draws per photo.
+const MAX_VARIATIONS: u32 = 64;
+
+/// Mix weights of variation `v` over `n` paintings: a draw from the flat Dirichlet
+/// distribution (normalised exponentials), seeded by `v`, so a variation's number names the
+/// same rendering on every run and machine.
+fn variation_weights(v: u32, n: usize) -> Vec<f64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(v as u64);
+    let e: Vec<f64> = (0..n).map(|_| -(1.0 - rng.gen::<f64>()).ln()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|x| x / sum).collect()
+}
+
+/// `path` with `suffix` before its extension: out.png -> out_v2.png.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    if suffix.is_empty() {
+        return path.to_path_buf();
+    }
+    let mut name = path.file_stem().map(OsString::from).unwrap_or_default();
+    name.push(suffix);
+    if let Some(ext) = path.extension() {
+        name.push(".");
+        name.push(ext);
+    }
+    path.with_file_name(name)
+}
+
 /// Everything loaded once and shared by every photo of a run.
 struct Job<'a> {
     args: &'a Args,
     stylizer: Stylizer,
-    style: Style,
+    variants: Vec<Variant>,
     options: Options,
     /// (key, value) settings written into each output.
     settings: Vec<(String, String)>,
@@ -188,10 +232,14 @@ fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
     if !batch {
         let photo = &args.inputs[0];
         let output = args.output.clone().unwrap_or_else(|| output_name(photo, &job.style_name, OutputFormat::Png));
-        inputs.refuse_as_output(&output)?;
+        let outputs: Vec<PathBuf> = job.variants.iter().map(|v| with_suffix(&output, &v.suffix)).collect();
+        for o in &outputs {
+            inputs.refuse_as_output(o)?;
+        }
         let started = Instant::now();
-        let (w, h) = job.process(photo, &output, true)?;
-        eprintln!("{} ({w}x{h}) in {:.2} s", output.display(), started.elapsed().as_secs_f64());
+        let (w, h) = job.process(photo, &outputs.iter().map(|o| Some(o.as_path())).collect::<Vec<_>>(), true)?;
+        let names: Vec<String> = outputs.iter().map(|o| o.display().to_string()).collect();
+        eprintln!("{} ({w}x{h}) in {:.2} s", names.join(", "), started.elapsed().as_secs_f64());
         return Ok(());
     }
 
@@ -214,11 +262,15 @@ fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
     for photo in &photos {
         let output = out_dir.join(output_name(photo, &job.style_name, format));
         pb.set_message(file_name(photo));
-        if output.exists() && !args.overwrite {
-            skipped += 1;
-        } else {
-            match inputs.refuse_as_output(&output).map_err(anyhow::Error::from).and_then(|()| job.process(photo, &output, false)) {
-                Ok(_) => written += 1,
+        // One output per variant; those already there are skipped, the rest made from one decode.
+        let outputs: Vec<PathBuf> = job.variants.iter().map(|v| with_suffix(&output, &v.suffix)).collect();
+        let todo: Vec<Option<&Path>> = outputs.iter().map(|o| (args.overwrite || !o.exists()).then_some(o.as_path())).collect();
+        let n_todo = todo.iter().flatten().count();
+        skipped += outputs.len() - n_todo;
+        if n_todo > 0 {
+            let checked = todo.iter().flatten().try_for_each(|o| inputs.refuse_as_output(o));
+            match checked.map_err(anyhow::Error::from).and_then(|()| job.process(photo, &todo, false)) {
+                Ok(_) => written += n_todo,
                 Err(e) => failed.push(format!("{e:#}")),
             }
         }
@@ -261,6 +313,14 @@ fn validate(args: &Args) -> Result<(), BadInput> {
     }
     if !(1..=100).contains(&args.quality) {
         return Err(BadInput(format!("--quality must be 1-100, got {}", args.quality)));
+    }
+    if let Some(n) = args.variation {
+        if !(1..=MAX_VARIATIONS).contains(&n) {
+            return Err(BadInput(format!("--variation must be 1-{MAX_VARIATIONS}, got {n}")));
+        }
+        if !args.style.is_empty() || args.method == Method::Optimize {
+            return Err(BadInput("--variation draws from a model's own collection: leave out --style (mix given paintings with --mix)".into()));
+        }
     }
     Ok(())
 }
@@ -395,22 +455,29 @@ impl<'a> Job<'a> {
         };
         let stylizer = Stylizer::new(method, device);
         timings.lap("model: load");
-        let (style, style_name, styles_setting) = match &collection {
+        let (variants, style_name, styles_setting) = match &collection {
             Some((name, codes)) => {
-                let style = stylizer.style_of_codes(codes, &vec![1.0; codes.len()]).map_err(pipeline_error)?;
-                (style, OsString::from(name), format!("the model's collection {name} ({} paintings)", codes.len()))
+                let mixes: Vec<(String, Vec<f64>)> = match args.variation {
+                    Some(n) => (1..=n).map(|v| (format!("_v{v}"), variation_weights(v, codes.len()))).collect(),
+                    None => vec![(String::new(), vec![1.0; codes.len()])],
+                };
+                let variants = mixes
+                    .into_iter()
+                    .map(|(suffix, mix)| Ok(Variant { style: stylizer.style_of_codes(codes, &mix).map_err(pipeline_error)?, suffix, mix }))
+                    .collect::<Result<Vec<_>>>()?;
+                (variants, OsString::from(name), format!("the model's collection {name} ({} paintings)", codes.len()))
             }
             None => {
                 let name = args.style[0].file_stem().map(OsString::from).unwrap_or_else(|| "style".into());
                 let style = stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?;
-                (style, name, args.style.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", "))
+                let variant = Variant { style, suffix: String::new(), mix: weights.to_vec() };
+                (vec![variant], name, args.style.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", "))
             }
         };
         timings.lap("style: code");
         let settings = [
             ("stylize:version", env!("CARGO_PKG_VERSION").to_string()),
             ("stylize:styles", styles_setting),
-            ("stylize:mix", weights.iter().map(|w| format!("{w}")).collect::<Vec<_>>().join(",")),
             ("stylize:strength", args.strength.to_string()),
             ("stylize:preserve_color", args.preserve_color.to_string()),
             ("stylize:style_size", format!("{} x {}", args.style_size, args.style_scale)),
@@ -419,11 +486,12 @@ impl<'a> Job<'a> {
         let options =
             Options { strength: args.strength, preserve_colour: args.preserve_color, tile: args.tile, precision: args.precision };
         let settings = settings.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Ok(Self { args, stylizer, style, options, settings, style_name, timings })
+        Ok(Self { args, stylizer, variants, options, settings, style_name, timings })
     }
 
-    /// Stylizes one photo into `output` (written atomically); returns the output's size.
-    fn process(&self, photo_path: &Path, output: &Path, show_progress: bool) -> Result<(u32, u32)> {
+    /// Stylizes one photo with each variant whose output is given (`outputs[i]` for
+    /// `variants[i]`, each written atomically), decoding it once; returns the output's size.
+    fn process(&self, photo_path: &Path, outputs: &[Option<&Path>], show_progress: bool) -> Result<(u32, u32)> {
         let photo = stylize_io::load(photo_path, &Limits::default())?;
         let sizing = match self.args.size {
             Some(s) => Sizing::Exact(s),
@@ -435,24 +503,27 @@ impl<'a> Job<'a> {
             Method::Model => "tile passes",
             Method::Optimize => "steps",
         };
-        let pb = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
-        pb.set_style(ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}, ETA {{eta}}")).expect("valid template"));
-        let result = self
-            .stylizer
-            .stylize(&rgb, &self.style, &self.options, &mut |done, total| {
-                pb.set_length(total as u64);
-                pb.set_position(done as u64);
-            })
-            .map_err(pipeline_error)
-            .map_err(|e| e.context(photo_path.display().to_string()))?;
-        pb.finish_and_clear();
-        self.timings.lap("network");
-        let mut metadata = self.settings.clone();
-        metadata.push(("stylize:size".into(), format!("{}x{}", rgb.width(), rgb.height())));
-        let opts = SaveOptions { jpeg_quality: self.args.quality, metadata };
-        stylize_io::save(output, &result, photo.alpha.as_ref(), &opts)?;
-        self.timings.lap("output: encode + write");
-        Ok(result.dimensions())
+        for (variant, output) in self.variants.iter().zip(outputs).filter_map(|(v, o)| o.map(|o| (v, o))) {
+            let pb = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
+            pb.set_style(ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}, ETA {{eta}}")).expect("valid template"));
+            let result = self
+                .stylizer
+                .stylize(&rgb, &variant.style, &self.options, &mut |done, total| {
+                    pb.set_length(total as u64);
+                    pb.set_position(done as u64);
+                })
+                .map_err(pipeline_error)
+                .map_err(|e| e.context(photo_path.display().to_string()))?;
+            pb.finish_and_clear();
+            self.timings.lap("network");
+            let mut metadata = self.settings.clone();
+            metadata.push(("stylize:mix".into(), variant.mix.iter().map(|w| format!("{w}")).collect::<Vec<_>>().join(",")));
+            metadata.push(("stylize:size".into(), format!("{}x{}", rgb.width(), rgb.height())));
+            let opts = SaveOptions { jpeg_quality: self.args.quality, metadata };
+            stylize_io::save(output, &result, photo.alpha.as_ref(), &opts)?;
+            self.timings.lap("output: encode + write");
+        }
+        Ok((rgb.width(), rgb.height()))
     }
 }
 
@@ -536,6 +607,17 @@ mod tests {
         assert!(inputs.refuse_as_output(&dir.path().join("new.png")).is_ok());
         std::fs::write(dir.path().join("other.png"), b"y").unwrap();
         assert!(inputs.refuse_as_output(&dir.path().join("other.png")).is_ok());
+    }
+
+    #[test]
+    fn variations_are_fixed_draws_that_differ() {
+        let a = variation_weights(1, 5);
+        assert_eq!(a, variation_weights(1, 5), "the same number is the same rendering");
+        assert!((a.iter().sum::<f64>() - 1.0).abs() < 1e-12 && a.iter().all(|w| *w > 0.0));
+        let b = variation_weights(2, 5);
+        assert!(a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() > 0.1, "{a:?} vs {b:?}");
+        assert_eq!(with_suffix(Path::new("out/x.png"), "_v2"), PathBuf::from("out/x_v2.png"));
+        assert_eq!(with_suffix(Path::new("x.png"), ""), PathBuf::from("x.png"));
     }
 
     #[test]
