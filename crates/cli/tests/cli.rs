@@ -1,11 +1,10 @@
 //! The `stylize` binary end to end: real photos in, images out, clean errors for bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn stylize(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stylize")).args(args).output().expect("run stylize")
-}
+mod common;
+use common::{assert_bad_input, stderr, stylize};
 
 fn data(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(sub)
@@ -17,21 +16,6 @@ fn cat() -> String {
 
 fn wave() -> String {
     data("paintings/hokusai_great_wave.jpg").display().to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A failure: exit code 2, one line on stderr naming `needle`.
-fn assert_bad_input(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "exit code for: {err}");
-    assert!(err.contains(needle), "stderr should mention {needle:?}: {err}");
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(errors.len(), 1, "one error line: {err}");
-    assert!(errors[0].contains(needle), "the error line names {needle:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]
@@ -332,18 +316,8 @@ fn train_from_a_model_starts_exactly_at_it_and_records_it() {
     // One step with the generator's learning rate at 0: the exported model must still be the
     // parent, bit for bit, so its output equals the parent's.
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("still.toml");
-    std::fs::write(
-        &cfg,
-        "steps = 1\nbatch = 1\ncrop = 64\nwarmup_crop = 64\nshort_side = 96\nprecision = \"f32\"\n[generator_adam]\nlr = 0.0\nbeta1 = 0.5\nbeta2 = 0.999\n",
-    )
-    .unwrap();
-    let run = dir.path().join("run");
-    let o = stylize(&[
-        "train", "--from", "default", "--content", data("photos").to_str().unwrap(), "--style", data("paintings").to_str().unwrap(),
-        "--config", cfg.to_str().unwrap(), "--out", run.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let run = common::fine_tune(dir.path(), "run");
+    assert!(run.join("model/collection.jpg").exists(), "a thumbnail for the server's gallery");
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("model/model.json")).unwrap()).unwrap();
     assert_eq!((info["parent"].as_str(), info["kind"].as_str()), (Some("default"), Some("vgg")));
     let (a, b) = (dir.path().join("parent.png"), dir.path().join("child.png"));

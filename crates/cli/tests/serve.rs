@@ -59,9 +59,30 @@ fn serve_runs_a_fast_model() {
     assert!(log.contains("model (fast, 4 steps)"), "{log}");
 }
 
+#[test]
+fn serve_offers_a_fine_tunes_collection_first_in_its_gallery() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::fine_tune(dir.path(), "run").join("model");
+    let answer = dir.path().join("answer.png");
+    let log = serve_photo(&["--model", model.to_str().unwrap()], "paintings-collection", Some(&answer));
+    assert!(log.contains("2 styles"), "the wave and the collection: {log}");
+    // What `stylize run` makes with the model's collection at the same size.
+    let cli = dir.path().join("cli.png");
+    let o = common::stylize(&["run", &common::sample("photos/cat.jpg"), "--model", model.to_str().unwrap(), "--size", "256", "-o", cli.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let load = |p: &Path| stylize_io::load(p, &Default::default()).unwrap().rgb;
+    assert!(load(&answer) == load(&cli), "the server's collection style is the CLI's");
+}
+
 /// Starts `stylize serve` with `extra` arguments, stylizes the cat with the wave at 256 px over
 /// HTTP, checks the answer, stops the server with SIGTERM and returns its log.
 fn serve_one_photo(extra: &[&str]) -> String {
+    serve_photo(extra, "hokusai-great-wave", None)
+}
+
+/// As `serve_one_photo` with gallery style `id` (which /api/styles must list first or second),
+/// writing the answer to `keep` if given.
+fn serve_photo(extra: &[&str], id: &str, keep: Option<&Path>) -> String {
     let styles = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(data(&format!("paintings/{WAVE}")), styles.path().join(WAVE)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_stylize"))
@@ -94,13 +115,27 @@ fn serve_one_photo(extra: &[&str]) -> String {
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&body).contains("\"ok\""));
 
+    let (status, _, body) = http(&addr, format!("GET /api/styles HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes());
+    assert_eq!(status, 200);
+    let styles: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let listed: Vec<(&str, &str)> = styles["styles"].as_array().unwrap().iter().map(|s| (s["id"].as_str().unwrap(), s["kind"].as_str().unwrap())).collect();
+    assert!(listed.contains(&("hokusai-great-wave", "painting")) && listed.iter().any(|(i, _)| *i == id), "{listed:?}");
+    if listed.len() > 1 {
+        assert_eq!(listed[0], (id, "collection"), "a model's own collection comes first");
+    }
+    let (status, head, thumb) = http(&addr, format!("GET /api/styles/{id}/thumbnail HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes());
+    assert_eq!(status, 200, "{head}");
+    assert!(stylize_io::load_from_bytes(&thumb, "thumbnail", &stylize_io::Limits::default()).is_ok());
+
     let photo = std::fs::read(data("photos/cat.jpg")).unwrap();
-    let id = "hokusai-great-wave";
     let (status, head, png) = multipart_post(&addr, "/api/stylize", "secret_holiday.jpg", &photo, id);
     assert_eq!(status, 200, "{head}");
     assert!(head.to_ascii_lowercase().contains("content-type: image/png"), "{head}");
     let img = stylize_io::load_from_bytes(&png, "answer", &stylize_io::Limits::default()).unwrap();
     assert_eq!(img.dimensions(), (256, 192));
+    if let Some(path) = keep {
+        std::fs::write(path, &png).unwrap();
+    }
 
     // SIGTERM: a clean exit, with a log of requests that names no client file.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };

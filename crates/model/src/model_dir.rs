@@ -69,6 +69,9 @@ pub struct Collection {
 
 pub const COLLECTION_FILE: &str = "collection.safetensors";
 
+/// A small picture of the collection (its first paintings), for the server's gallery.
+pub const COLLECTION_THUMBNAIL: &str = "collection.jpg";
+
 /// Writes each painting's style code (in the model's own terms), one row per painting.
 pub fn save_collection(dir: &Path, codes: &[StyleCode]) -> Result<(), ModelError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;

@@ -74,11 +74,24 @@ pub enum Style {
 pub struct Stylizer {
     method: Method,
     device: Device,
+    /// The model's own paintings' codes (a fine-tune's collection), if it has them.
+    collection: Vec<StyleCode>,
 }
 
 impl Stylizer {
     pub fn new(method: Method, device: Device) -> Self {
-        Stylizer { method, device }
+        Stylizer { method, device, collection: Vec::new() }
+    }
+
+    /// The same, with the model's collection (`model_dir::load_collection`), which
+    /// [`Stylizer::collection_style`] mixes.
+    pub fn with_collection(self, codes: Vec<StyleCode>) -> Self {
+        Stylizer { collection: codes, ..self }
+    }
+
+    /// Paintings in the model's collection (0: none).
+    pub fn collection_len(&self) -> usize {
+        self.collection.len()
     }
 
     /// The style of one or several paintings, mixed by `weights` (one per painting, not all 0).
@@ -102,14 +115,15 @@ impl Stylizer {
         })
     }
 
-    /// A style from codes already in the model's own terms (a fine-tune's collection), mixed
-    /// by `weights`.
-    pub fn style_of_codes(&self, codes: &[StyleCode], weights: &[f64]) -> Result<Style, PipelineError> {
+    /// The model's collection (its paintings' codes, in its own terms) mixed by `weights`,
+    /// one per painting.
+    pub fn collection_style(&self, weights: &[f64]) -> Result<Style, PipelineError> {
+        let codes = &self.collection;
         match &self.method {
             Method::Model(_) if !codes.is_empty() && codes.len() == weights.len() && weights.iter().sum::<f64>() > 0.0 => {
                 Ok(Style::Code(StyleCode::mix(&codes.iter().collect::<Vec<_>>(), weights)))
             }
-            _ => Err(PipelineError::Network(format!("{} codes for {} weights, or not a model", codes.len(), weights.len()))),
+            _ => Err(PipelineError::Network(format!("a collection of {} paintings for {} weights, or not a model", codes.len(), weights.len()))),
         }
     }
 

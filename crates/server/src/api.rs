@@ -72,7 +72,7 @@ async fn styles(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
         .gallery
         .styles()
         .iter()
-        .map(|s| serde_json::json!({ "id": s.id, "name": s.name, "thumbnail": format!("/api/styles/{}/thumbnail", s.id) }))
+        .map(|s| serde_json::json!({ "id": s.id, "name": s.name, "kind": s.source.kind(), "thumbnail": format!("/api/styles/{}/thumbnail", s.id) }))
         .collect();
     Json(serde_json::json!({
         "styles": styles,
@@ -189,7 +189,7 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
         (None, None) => return Err(ApiError::bad_request("missing style (a gallery id) or style_image (a painting)")),
         (Some(id), None) => {
             let s = app.gallery.get(&id).ok_or_else(|| ApiError::unprocessable(format!("no style with id {id:?}; see /api/styles")))?;
-            Err((s.id.clone(), s.image.clone()))
+            Err((s.id.clone(), s.source.clone()))
         }
         (None, Some(bytes)) => Ok(bytes),
     };
@@ -209,7 +209,7 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
         // Sizes are checked after the last resize; the message names the upload's own size.
         let rgb = fit(&photo.rgb, Sizing::AtMost(size as u32)).map_err(|e| ApiError::unprocessable(format!("image: {e}")))?;
         let (style, label) = match style_source {
-            Err((id, image)) => (StyleSource::Gallery { id: id.clone(), image }, id),
+            Err((id, source)) => (StyleSource::Gallery { id: id.clone(), source }, id),
             Ok(bytes) => {
                 let painting = decode(&bytes, "style_image", &limits)?;
                 let sized = fit(&painting.rgb, Sizing::Exact(style_side)).map_err(|e| ApiError::unprocessable(format!("style_image: {e}")))?;

@@ -1,4 +1,5 @@
-//! The style gallery: the paintings of `--styles`, read once at startup and kept in memory.
+//! The style gallery: the paintings of `--styles`, read once at startup and kept in memory,
+//! and the served model's own collection when it has one (a fine-tune's paintings).
 //! Clients name a style by its id; no path from a client ever reaches the file system.
 
 use std::path::Path;
@@ -16,10 +17,29 @@ pub struct GalleryStyle {
     pub id: String,
     /// For people: the file name without its source prefix, underscores as spaces.
     pub name: String,
-    /// The painting at the style size, as the workers use it.
-    pub image: Arc<RgbImage>,
+    pub source: GallerySource,
     /// JPEG bytes.
     pub thumbnail: Vec<u8>,
+}
+
+/// What a gallery style is made from.
+#[derive(Clone)]
+pub enum GallerySource {
+    /// A painting at the style size, as the workers use it.
+    Painting(Arc<RgbImage>),
+    /// The served model's collection, its paintings mixed equally (each worker's stylizer
+    /// holds the codes: see `Stylizer::with_collection`).
+    Collection { paintings: usize },
+}
+
+impl GallerySource {
+    /// For the API: "painting" or "collection".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GallerySource::Painting(_) => "painting",
+            GallerySource::Collection { .. } => "collection",
+        }
+    }
 }
 
 #[derive(Default)]
@@ -42,22 +62,25 @@ impl Gallery {
             let img = stylize_io::load(&file, &Limits::default()).map_err(|e| err(e.to_string()))?;
             let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let name = display_name(&stem);
-            let mut id = slug(&name);
-            let base = id.clone();
-            let mut n = 2;
-            while styles.iter().any(|s| s.id == id) {
-                id = format!("{base}-{n}");
-                n += 1;
-            }
+            let id = unique_id(&styles, slug(&name));
             let thumb = stylize_io::resize_to_max_side(&img.rgb, THUMBNAIL_SIDE, false);
             let opts = SaveOptions { jpeg_quality: 85, metadata: vec![] };
             let thumbnail = stylize_io::encode_to_vec(&thumb, None, OutputFormat::Jpeg, &opts, &id).map_err(|e| err(e.to_string()))?;
             let sized = stylize_pipeline::fit(&img.rgb, stylize_pipeline::Sizing::Exact(style_side))
                 .map_err(|e| err(format!("{}: {e}", file.display())))?;
-            let image = Arc::new(sized);
-            styles.push(GalleryStyle { id, name, image, thumbnail });
+            let source = GallerySource::Painting(Arc::new(sized));
+            styles.push(GalleryStyle { id, name, source, thumbnail });
         }
         Ok(Gallery { styles })
+    }
+
+    /// Puts the served model's collection first (the style an artist's model is for):
+    /// `name` is the collection's, `thumbnail` JPEG bytes (the model folder's
+    /// `collection.jpg`, or any image that stands for it).
+    pub fn add_collection(&mut self, name: &str, paintings: usize, thumbnail: Vec<u8>) {
+        let name = format!("{} collection", display_name(name));
+        let id = unique_id(&self.styles, slug(&name));
+        self.styles.insert(0, GalleryStyle { id, name, source: GallerySource::Collection { paintings }, thumbnail });
     }
 
     pub fn get(&self, id: &str) -> Option<&GalleryStyle> {
@@ -67,6 +90,17 @@ impl Gallery {
     pub fn styles(&self) -> &[GalleryStyle] {
         &self.styles
     }
+}
+
+/// `base`, or `base-2`, `base-3`... whichever no style has yet.
+fn unique_id(styles: &[GalleryStyle], base: String) -> String {
+    let mut id = base.clone();
+    let mut n = 2;
+    while styles.iter().any(|s| s.id == id) {
+        id = format!("{base}-{n}");
+        n += 1;
+    }
+    id
 }
 
 /// Lower-case ASCII letters and digits, runs of anything else as one `-`.

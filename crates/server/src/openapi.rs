@@ -59,7 +59,7 @@ pub fn document() -> Value {
                 "responses": { "200": { "description": "Styles and limits", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Styles" } } } } }
             } },
             "/api/styles/{id}/thumbnail": { "get": {
-                "summary": "A gallery painting's thumbnail",
+                "summary": "A gallery style's thumbnail",
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "responses": { "200": { "description": "JPEG thumbnail", "content": { "image/jpeg": {} } }, "404": error("No style with this id") }
             } },
@@ -76,7 +76,9 @@ pub fn document() -> Value {
             } },
             "Styles": { "type": "object", "properties": {
                 "styles": { "type": "array", "items": { "type": "object", "properties": {
-                    "id": { "type": "string" }, "name": { "type": "string" }, "thumbnail": { "type": "string", "description": "URL path" }
+                    "id": { "type": "string" }, "name": { "type": "string" },
+                    "kind": { "type": "string", "enum": ["painting", "collection"], "description": "collection: the served model's own paintings, mixed (a fine-tune's)" },
+                    "thumbnail": { "type": "string", "description": "URL path" }
                 } } },
                 "limits": { "type": "object", "properties": {
                     "max_upload_bytes": { "type": "integer" }, "max_pixels": { "type": "integer" },

@@ -19,11 +19,12 @@ use stylize_pipeline::{Options, Style, Stylizer};
 use tokio::sync::oneshot;
 
 use crate::error::ServerError;
+use crate::gallery::GallerySource;
 
 /// Where a job's style comes from.
 pub enum StyleSource {
-    /// A gallery painting: its style statistics are computed once per worker and kept.
-    Gallery { id: String, image: Arc<RgbImage> },
+    /// A gallery style: computed once per worker and kept.
+    Gallery { id: String, source: crate::gallery::GallerySource },
     /// An uploaded painting, already fitted to the style size.
     Upload(RgbImage),
 }
@@ -249,9 +250,15 @@ fn run(stylizer: &Stylizer, job: Job, gallery_styles: &mut HashMap<String, Style
     let Job { photo, alpha, style, options, format, metadata } = job;
     let uploaded;
     let style: &Style = match style {
-        StyleSource::Gallery { id, image } => match gallery_styles.entry(id) {
+        StyleSource::Gallery { id, source } => match gallery_styles.entry(id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(stylizer.style(&[&image], &[1.0], precision).map_err(|e| e.to_string())?),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let style = match source {
+                    GallerySource::Painting(image) => stylizer.style(&[&image], &[1.0], precision),
+                    GallerySource::Collection { paintings } => stylizer.collection_style(&vec![1.0; paintings]),
+                };
+                e.insert(style.map_err(|e| e.to_string())?)
+            }
         },
         StyleSource::Upload(img) => {
             uploaded = stylizer.style(&[&img], &[1.0], precision).map_err(|e| e.to_string())?;

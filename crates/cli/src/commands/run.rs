@@ -433,7 +433,7 @@ impl<'a> Job<'a> {
     fn new(args: &'a Args, styles: &[RgbImage], weights: &[f64], timings: &'a Timings) -> Result<Self> {
         let device = Device::cuda_if_available();
         // Without --style, the model's own collection (a fine-tune's paintings) is the style.
-        let mut collection = None;
+        let mut collection = None::<(String, Vec<stylize_model::StyleCode>)>;
         let (method, method_setting) = match args.method {
             Method::Model => {
                 let model_dir = model_dir(args.model.as_deref());
@@ -453,19 +453,21 @@ impl<'a> Job<'a> {
                 (pipeline::Method::Optimize { vgg: Vgg16::load(&stylize_weights::vgg16_path()?, device)?, steps: args.steps }, setting)
             }
         };
-        let stylizer = Stylizer::new(method, device);
+        let (collection, codes) = collection.unzip();
+        let stylizer = Stylizer::new(method, device).with_collection(codes.unwrap_or_default());
         timings.lap("model: load");
-        let (variants, style_name, styles_setting) = match &collection {
-            Some((name, codes)) => {
+        let (variants, style_name, styles_setting) = match collection {
+            Some(name) => {
+                let n = stylizer.collection_len();
                 let mixes: Vec<(String, Vec<f64>)> = match args.variation {
-                    Some(n) => (1..=n).map(|v| (format!("_v{v}"), variation_weights(v, codes.len()))).collect(),
-                    None => vec![(String::new(), vec![1.0; codes.len()])],
+                    Some(count) => (1..=count).map(|v| (format!("_v{v}"), variation_weights(v, n))).collect(),
+                    None => vec![(String::new(), vec![1.0; n])],
                 };
                 let variants = mixes
                     .into_iter()
-                    .map(|(suffix, mix)| Ok(Variant { style: stylizer.style_of_codes(codes, &mix).map_err(pipeline_error)?, suffix, mix }))
+                    .map(|(suffix, mix)| Ok(Variant { style: stylizer.collection_style(&mix).map_err(pipeline_error)?, suffix, mix }))
                     .collect::<Result<Vec<_>>>()?;
-                (variants, OsString::from(name), format!("the model's collection {name} ({} paintings)", codes.len()))
+                (variants, OsString::from(&name), format!("the model's collection {name} ({n} paintings)"))
             }
             None => {
                 let name = args.style[0].file_stem().map(OsString::from).unwrap_or_else(|| "style".into());

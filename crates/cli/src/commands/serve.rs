@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use stylize_model::model_dir::load_collection;
 use stylize_model::{load_network, Precision};
 use stylize_pipeline::{Method, Stylizer};
 use stylize_server::{Gallery, Server, ServerConfig, StylizerFactory};
@@ -78,7 +79,7 @@ pub fn run(args: Args) -> Result<()> {
         precision: args.precision,
         ..ServerConfig::default()
     };
-    let gallery = match &args.styles {
+    let mut gallery = match &args.styles {
         Some(dir) => Gallery::load(dir, config.style_size).map_err(|e| BadInput(e.to_string()))?,
         None => Gallery::default(),
     };
@@ -86,6 +87,10 @@ pub fn run(args: Args) -> Result<()> {
     let vgg_path = stylize_weights::vgg16_path()?;
     // Read the model once here, so a bad folder fails before anything listens.
     let info = stylize_model::model_dir::check_model(&model_dir)?;
+    if let Some(c) = &info.collection {
+        load_collection(&model_dir, &info, Device::Cpu)?;
+        gallery.add_collection(&c.name, c.paintings.len(), collection_thumbnail(&model_dir));
+    }
     let model_label = format!("{} ({}, {} steps)", model_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), info.kind, info.steps);
     if args.workers > 1 {
         // The workers share the cores: split torch's intra-op threads between them.
@@ -94,8 +99,12 @@ pub fn run(args: Args) -> Result<()> {
     }
     let factory: Arc<StylizerFactory> = Arc::new(move || {
         let device = Device::cuda_if_available();
-        let (net, _) = load_network(&model_dir, &vgg_path, device).map_err(|e| e.to_string())?;
-        Ok(Stylizer::new(Method::Model(net), device))
+        let (net, info) = load_network(&model_dir, &vgg_path, device).map_err(|e| e.to_string())?;
+        let codes = match info.collection {
+            Some(_) => load_collection(&model_dir, &info, device).map_err(|e| e.to_string())?,
+            None => Vec::new(),
+        };
+        Ok(Stylizer::new(Method::Model(net), device).with_collection(codes))
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
@@ -136,4 +145,14 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     eprintln!("shutting down: finishing running requests");
+}
+
+/// The gallery thumbnail of a model's collection: the `collection.jpg` its fine-tune wrote, or
+/// a plain grey tile for a folder without one.
+fn collection_thumbnail(model_dir: &std::path::Path) -> Vec<u8> {
+    std::fs::read(model_dir.join(stylize_model::model_dir::COLLECTION_THUMBNAIL)).unwrap_or_else(|_| {
+        let grey = stylize_io::RgbImage::from_pixel(96, 96, stylize_io::image::Rgb([200, 200, 200]));
+        let opts = stylize_io::SaveOptions { jpeg_quality: 85, metadata: vec![] };
+        stylize_io::encode_to_vec(&grey, None, stylize_io::OutputFormat::Jpeg, &opts, "collection").expect("a small JPEG encodes")
+    })
 }

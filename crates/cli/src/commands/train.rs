@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use stylize_model::{DecoderConfig, Precision, Vgg16};
 use stylize_train::data::ImageSet;
+use stylize_io::RgbImage;
 use stylize_model::{save_model, Collection, ModelInfo, StyleCode};
 use stylize_train::{checkpoint, log, TomlConfig, TrainConfig, Trainer};
 use tch::Device;
@@ -163,26 +164,42 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Each painting of `dir` as `stylize run --style` reads it (longer side 512), as a style code:
 /// a fine-tune's collection. Files that cannot be read are skipped, as training skips them.
-fn collection_of(dir: &Path, vgg: &Vgg16, device: Device) -> Result<(Collection, Vec<StyleCode>)> {
-    let (mut paintings, mut codes) = (Vec::new(), Vec::new());
+/// Also a thumbnail: the first four paintings, 2x2, for the server's gallery.
+fn collection_of(dir: &Path, vgg: &Vgg16, device: Device) -> Result<FineTuneCollection> {
+    let (mut paintings, mut codes, mut firsts) = (Vec::new(), Vec::new(), Vec::new());
     for path in stylize_train::data::list_images(dir)? {
         let Ok(img) = stylize_io::load(&path, &Default::default()) else { continue };
         let Ok(img) = super::fit(&path, &img.rgb, stylize_pipeline::Sizing::Exact(512)) else { continue };
         let t = stylize_model::convert::rgb8_to_tensor(img.as_raw(), img.height(), img.width()).to_device(device);
         codes.push(StyleCode::from_images(vgg, &t));
         paintings.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        if firsts.len() < 4 {
+            firsts.push(Some(img));
+        }
     }
     let name = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "collection".into());
-    Ok((Collection { name, paintings }, codes))
+    let grid: Vec<Vec<Option<RgbImage>>> = firsts.chunks(2).map(<[_]>::to_vec).collect();
+    let opts = stylize_report::SheetOptions { cell: 94, gap: 4, margin: 0, ..Default::default() };
+    let thumbnail = stylize_report::contact_sheet(&grid, &opts);
+    Ok(FineTuneCollection { info: Collection { name, paintings }, codes, thumbnail })
 }
 
-fn save_all(trainer: &Trainer, out: &Path, collection: Option<&(Collection, Vec<StyleCode>)>) -> Result<()> {
+/// What a fine-tune writes about its paintings beside its weights.
+struct FineTuneCollection {
+    info: Collection,
+    codes: Vec<StyleCode>,
+    thumbnail: RgbImage,
+}
+
+fn save_all(trainer: &Trainer, out: &Path, collection: Option<&FineTuneCollection>) -> Result<()> {
     checkpoint::save(trainer, &out.join("ckpt"))?;
-    if let Some((_, codes)) = collection {
-        stylize_model::model_dir::save_collection(&out.join("model"), codes)?;
+    if let Some(c) = collection {
+        stylize_model::model_dir::save_collection(&out.join("model"), &c.codes)?;
+        let thumb = out.join("model").join(stylize_model::model_dir::COLLECTION_THUMBNAIL);
+        stylize_io::save(&thumb, &c.thumbnail, None, &stylize_io::SaveOptions::default().with_jpeg_quality(85))?;
     }
     let info = ModelInfo {
-        collection: collection.map(|(c, _)| c.clone()),
+        collection: collection.map(|c| c.info.clone()),
         kind: stylize_model::ModelKind::Vgg,
         decoder: Some(trainer.cfg.decoder),
         fast: None,

@@ -22,6 +22,7 @@ pub fn assert_bad_input(o: &Output, needle: &str) {
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
     assert_eq!(errors.len(), 1, "one error line: {err}");
     assert!(errors[0].contains(needle), "the error line names {needle:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// `stylize distill` on the samples with a tiny config (2 examples a step, 64 px crops, a pool
@@ -41,4 +42,23 @@ pub fn distill(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let o = stylize(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", stderr(&o));
     out
+}
+
+/// `stylize train --from default` on the sample photos and paintings for one step with the
+/// generator's learning rate at 0, into `dir`/`name`: a fine-tune that is still its parent
+/// (bit for bit) and has the 4 sample paintings as its collection.
+pub fn fine_tune(dir: &Path, name: &str) -> PathBuf {
+    let cfg = dir.join("still.toml");
+    std::fs::write(
+        &cfg,
+        "steps = 1\nbatch = 1\ncrop = 64\nwarmup_crop = 64\nshort_side = 96\nprecision = \"f32\"\n[generator_adam]\nlr = 0.0\nbeta1 = 0.5\nbeta2 = 0.999\n",
+    )
+    .unwrap();
+    let run = dir.join(name);
+    let o = stylize(&[
+        "train", "--from", "default", "--content", &sample("photos"), "--style", &sample("paintings"),
+        "--config", cfg.to_str().unwrap(), "--out", run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    run
 }
