@@ -32,6 +32,8 @@ enum Command {
     Serve(commands::serve::Args),
     /// Measure quality: content and style distances against baselines, with a contact sheet
     Eval(commands::eval::Args),
+    /// Measure an artist's model: does a fine-tune paint more like the artist than its parent?
+    EvalArtist(commands::artist::Args),
     /// Print the shapes and statistics of an image's VGG16 features (a debugging aid)
     Features(commands::features::Args),
 }
@@ -45,6 +47,7 @@ fn main() -> std::process::ExitCode {
         Command::Distill(a) => commands::distill::run(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::EvalArtist(a) => commands::artist::run(a),
         Command::Features(a) => commands::features::run(a),
     };
     match result {

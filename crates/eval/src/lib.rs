@@ -8,11 +8,14 @@
 //!   relu1_1..relu4_1 (what AdaIN matches), and relative Gram-matrix distance (what Gatys et
 //!   al. match, so it is not what our model optimises: a fairer judge);
 //! - reconstruction: the photo decoded at strength 0 against the photo, in 0..255 (error and
-//!   brightness shift).
+//!   brightness shift);
+//! - the artist proxy: a classifier on style statistics, this artist against others
+//!   (`classifier.rs`).
 
 pub mod baselines;
+pub mod classifier;
 pub mod metrics;
 pub mod stlpips;
 
-pub use metrics::{content_distance, gram_distance, stat_distance, Reconstruction, Scores};
+pub use metrics::{content_distance, gram_distance, pooled_frechet, stat_distance, Reconstruction, Scores};
 pub use stlpips::{StLpips, StLpipsError};

@@ -88,6 +88,17 @@ pub fn feature_frechet(a: &Tensor, b: &Tensor, tap: Tap) -> f64 {
     frechet_distance(&m1, &s1, &m2, &s2) / (a.size()[1] as f64 * stylize_model::losses::feature_scale(tap).powi(2))
 }
 
+/// `feature_frechet` between two sets of images pooled: every spatial position of every
+/// image's feature map (1,C,H,W) is one sample of its set's Gaussian. How far a model's outputs
+/// are, as a body of work, from an artist's paintings.
+pub fn pooled_frechet(a: &[Tensor], b: &[Tensor], tap: Tap) -> f64 {
+    let pool = |fs: &[Tensor]| {
+        let c = fs[0].size()[1];
+        Tensor::cat(&fs.iter().map(|f| f.to_kind(Kind::Double).view([c, -1])).collect::<Vec<_>>(), 1).view([1, c, 1, -1])
+    };
+    feature_frechet(&pool(a), &pool(b), tap)
+}
+
 /// All scores of one output against its photo and painting.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Scores {
@@ -207,6 +218,17 @@ mod tests {
         let s = r.matmul(&s1).matmul(&r.tr());
         assert!(frechet_distance(&mu1, &s, &mu1, &s).abs() < 1e-9);
         assert!((frechet_distance(&mu1, &s, &mu1, &s2) - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn pooling_is_one_gaussian_over_all_positions() {
+        let a = Tensor::rand([1, 3, 4, 4], (Kind::Float, tch::Device::Cpu));
+        let b = Tensor::rand([1, 3, 2, 8], (Kind::Float, tch::Device::Cpu)) * 2.0;
+        // Two halves of one map pool to the map itself.
+        let halves = [a.narrow(2, 0, 2), a.narrow(2, 2, 2)];
+        let whole = feature_frechet(&a, &b, Tap::Relu3_1);
+        assert!((pooled_frechet(&halves, &[b.shallow_clone()], Tap::Relu3_1) - whole).abs() < 1e-9 * whole.max(1.0));
+        assert!(pooled_frechet(&halves, &[a.shallow_clone()], Tap::Relu3_1).abs() < 1e-9);
     }
 
     #[test]

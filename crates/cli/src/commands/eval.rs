@@ -85,13 +85,13 @@ struct PairResult {
 }
 
 /// `n` items evenly spaced through `items` (all of them when n >= len).
-fn spread<T: Clone>(items: &[T], n: usize) -> Vec<T> {
+pub(super) fn spread<T: Clone>(items: &[T], n: usize) -> Vec<T> {
     let k = n.min(items.len());
     (0..k).map(|i| items[i * items.len() / k].clone()).collect()
 }
 
 /// A model's name in method rows: its folder's, or the run's for a run's `model/` folder.
-fn model_name(dir: &Path) -> String {
+pub(super) fn model_name(dir: &Path) -> String {
     match (dir.file_name(), dir.parent().and_then(Path::file_name)) {
         (Some(n), Some(run)) if n == "model" => run.to_string_lossy().into_owned(),
         _ => stem(dir),

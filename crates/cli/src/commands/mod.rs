@@ -1,3 +1,4 @@
+pub mod artist;
 pub mod distill;
 pub mod eval;
 pub mod features;

@@ -1,0 +1,271 @@
+//! `stylize eval-artist`: does a fine-tune paint more like its artist than its parent does?
+//! Every model paints the same photos with the same style (the equal mix of the artist's
+//! paintings that the fine-tune learnt); the results are compared with the artist's
+//! paintings that no model was fine-tuned on.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use stylize_eval::classifier::{accuracy, style_features, Classifier, FitConfig};
+use stylize_eval::metrics::score;
+use stylize_eval::{pooled_frechet, Scores, StLpips};
+use stylize_model::convert::rgb8_to_tensor;
+use stylize_model::style::STYLE_TAPS;
+use stylize_model::{load_network, StyleCode, Vgg16};
+use stylize_train::data::list_images;
+use stylize_train::trainer::to_image;
+use tch::{Device, Tensor};
+
+use super::eval::{model_name, spread};
+use crate::exit::BadInput;
+
+#[derive(clap::Args)]
+#[command(after_help = "Example (bench/artist.sh makes the folders from ../shared/data):
+  stylize eval-artist --content photos/ --artist vangogh/train --held-out vangogh/held-out \\
+      --others others/ --model default --model runs/vangogh/model --out report/
+
+Each model paints the photos with the equal mix of the --artist paintings (what a fine-tune on
+them uses without --style). Reported per model: content (ST-LPIPS and VGG16 distance to the
+photo); style distances to each held-out painting, and the Frechet distance of all outputs
+pooled against all held-out paintings pooled; the share of outputs that a classifier (style
+statistics, this artist against the others) calls the artist's. The classifier's accuracy on
+held-out real paintings is reported with it. Writes report.json, report.md and sheet.png.")]
+pub struct Args {
+    /// Folder of photos to paint
+    #[arg(long)]
+    content: PathBuf,
+    /// The artist's paintings the fine-tune learnt (its --style)
+    #[arg(long)]
+    artist: PathBuf,
+    /// The artist's paintings no model was fine-tuned on
+    #[arg(long)]
+    held_out: PathBuf,
+    /// Other artists' paintings: the classifier's other class (every 4th is kept for its test)
+    #[arg(long)]
+    others: PathBuf,
+    /// default | fast | a model folder; repeat to compare (the first is the parent)
+    #[arg(long, required = true)]
+    model: Vec<PathBuf>,
+    /// How many photos (evenly spaced through the sorted folder)
+    #[arg(long, default_value_t = 8)]
+    photos: usize,
+    /// Working size (longer side) of the photos
+    #[arg(long, default_value_t = 256)]
+    size: u32,
+    /// Random crops per painting for the classifier (besides the whole painting)
+    #[arg(long, default_value_t = 12)]
+    crops: usize,
+    /// Report folder
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Paintings are read as `stylize run --style` reads them: longer side 512.
+const PAINTING_SIDE: u32 = 512;
+/// Classifier crops: this side, or the painting's short side if smaller.
+const CROP_SIDE: i64 = 256;
+
+#[derive(Serialize)]
+struct ModelResult {
+    model: String,
+    /// Means over photos x held-out paintings (`Scores` against each held-out painting).
+    held_out: Scores,
+    /// All outputs pooled against all held-out paintings pooled, relu3_1 and relu4_1 averaged.
+    pooled_frechet: f64,
+    /// Share of outputs the classifier calls the artist's, and its mean probability.
+    classified_as_artist: f64,
+    mean_artist_probability: f64,
+}
+
+#[derive(Serialize)]
+struct ClassifierReport {
+    train_rows: usize,
+    test_rows: usize,
+    /// On held-out real paintings (their crops): the artist's held-out ones and every 4th other.
+    held_out_accuracy: f64,
+    held_out_accuracy_artist: f64,
+    held_out_accuracy_others: f64,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let folder = |dir: &Path, what: &str| -> Result<Vec<PathBuf>> {
+        let files = list_images(dir)?;
+        if files.is_empty() {
+            return Err(BadInput(format!("{}: no images in this folder ({what})", dir.display())).into());
+        }
+        Ok(files)
+    };
+    let photos = spread(&folder(&args.content, "--content")?, args.photos);
+    let (artist, held_out, others) = (folder(&args.artist, "--artist")?, folder(&args.held_out, "--held-out")?, folder(&args.others, "--others")?);
+    let device = Device::cuda_if_available();
+    let vgg_path = stylize_weights::vgg16_path()?;
+    let vgg = Vgg16::load(&vgg_path, device)?;
+    let stlpips = StLpips::load(&stylize_weights::stlpips_vgg_path()?, device).map_err(|e| BadInput(e.to_string()))?;
+    let load = |p: &Path, side: u32| -> Result<Tensor> {
+        let img = stylize_io::load(p, &Default::default())?;
+        let img = super::fit(p, &img.rgb, stylize_pipeline::Sizing::Exact(side))?;
+        Ok(rgb8_to_tensor(img.as_raw(), img.height(), img.width()).to_device(device))
+    };
+    let xs = photos.iter().map(|p| load(p, args.size)).collect::<Result<Vec<_>>>()?;
+    let artist_t = artist.iter().map(|p| load(p, PAINTING_SIDE)).collect::<Result<Vec<_>>>()?;
+    let held_t = held_out.iter().map(|p| load(p, PAINTING_SIDE)).collect::<Result<Vec<_>>>()?;
+    let others_t = others.iter().map(|p| load(p, PAINTING_SIDE)).collect::<Result<Vec<_>>>()?;
+
+    // The classifier: the artist's training paintings against 3 of every 4 others.
+    let features = |t: &Tensor, seed: u64| -> Tensor { Tensor::cat(&crops(t, args.crops, seed).iter().map(|c| style_features(&StyleCode::from_images(&vgg, c))).collect::<Vec<_>>(), 0) };
+    let (mut train_x, mut train_y, mut test_x, mut test_y) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, t) in artist_t.iter().enumerate() {
+        let f = features(t, i as u64);
+        train_y.extend(vec![true; f.size()[0] as usize]);
+        train_x.push(f);
+    }
+    for (i, t) in others_t.iter().enumerate() {
+        let f = features(t, 1000 + i as u64);
+        let (x, y) = if i % 4 == 3 { (&mut test_x, &mut test_y) } else { (&mut train_x, &mut train_y) };
+        y.extend(vec![false; f.size()[0] as usize]);
+        x.push(f);
+    }
+    for (i, t) in held_t.iter().enumerate() {
+        let f = features(t, 2000 + i as u64);
+        test_y.extend(vec![true; f.size()[0] as usize]);
+        test_x.push(f);
+    }
+    if !train_y.iter().any(|&y| !y) || !test_y.iter().any(|&y| !y) {
+        return Err(BadInput(format!("{}: the classifier needs at least 4 other paintings (3 to learn, 1 to test)", args.others.display())).into());
+    }
+    let classifier = Classifier::fit(&Tensor::cat(&train_x, 0), &train_y, &FitConfig::default());
+    let p_test = classifier.predict(&Tensor::cat(&test_x, 0));
+    let class_acc = |want: bool| {
+        let (p, y): (Vec<f64>, Vec<bool>) = p_test.iter().zip(&test_y).filter(|(_, &y)| y == want).map(|(p, y)| (*p, *y)).unzip();
+        accuracy(&p, &y)
+    };
+    let creport = ClassifierReport {
+        train_rows: train_y.len(),
+        test_rows: test_y.len(),
+        held_out_accuracy: accuracy(&p_test, &test_y),
+        held_out_accuracy_artist: class_acc(true),
+        held_out_accuracy_others: class_acc(false),
+    };
+    eprintln!(
+        "classifier: {} rows to learn; on {} held-out rows {:.3} right (the artist's {:.3}, others {:.3})",
+        creport.train_rows, creport.test_rows, creport.held_out_accuracy, creport.held_out_accuracy_artist, creport.held_out_accuracy_others
+    );
+
+    let held_feats: Vec<Vec<Tensor>> = held_t.iter().map(|t| tch::no_grad(|| vgg.features(t, &STYLE_TAPS))).collect();
+    let mut results = Vec::new();
+    let mut sheet_rows: Vec<Vec<Option<stylize_io::RgbImage>>> = xs.iter().map(|x| vec![Some(to_image(x))]).collect();
+    for dir in &args.model {
+        let model_dir = super::run::model_dir(Some(dir));
+        let (net, info) = load_network(&model_dir, &vgg_path, device)?;
+        let codes: Vec<StyleCode> = artist_t.iter().map(|t| net.style_code(t)).collect();
+        let style = StyleCode::mix(&codes.iter().collect::<Vec<_>>(), &vec![1.0; codes.len()]);
+        let (mut scores, mut out_feats, mut p_artist) = (Vec::new(), Vec::new(), Vec::new());
+        for (x, row) in xs.iter().zip(sheet_rows.iter_mut()) {
+            let out = net.stylize(x, &style, 1.0);
+            row.push(Some(to_image(&out)));
+            for h in &held_t {
+                scores.push(score(&vgg, &stlpips, &out, x, h)?);
+            }
+            let f = tch::no_grad(|| vgg.features(&out, &STYLE_TAPS));
+            p_artist.extend(classifier.predict(&style_features(&StyleCode::from_features(&f))));
+            out_feats.push(f);
+        }
+        let pooled = [2usize, 3].iter().map(|&l| pooled_frechet(&layer(&out_feats, l), &layer(&held_feats, l), STYLE_TAPS[l])).sum::<f64>() / 2.0;
+        let r = ModelResult {
+            model: format!("{} ({}, {} steps)", model_name(&model_dir), info.kind, info.steps),
+            held_out: Scores::mean(&scores),
+            pooled_frechet: pooled,
+            classified_as_artist: p_artist.iter().filter(|&&p| p > 0.5).count() as f64 / p_artist.len() as f64,
+            mean_artist_probability: p_artist.iter().sum::<f64>() / p_artist.len() as f64,
+        };
+        eprintln!(
+            "{:<40} st-lpips {:.3}  content {:.3}  held-out stats {:.3} gram {:.3} frechet {:.3}  pooled {:.3}  as the artist {:.2}",
+            r.model, r.held_out.st_lpips, r.held_out.content, r.held_out.style_stats, r.held_out.style_gram, r.held_out.style_frechet, r.pooled_frechet, r.classified_as_artist
+        );
+        results.push(r);
+    }
+
+    std::fs::create_dir_all(&args.out).map_err(|e| BadInput(format!("{}: cannot create the report folder: {e}", args.out.display())))?;
+    let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let json = serde_json::json!({
+        "size": args.size,
+        "photos": photos.iter().map(name).collect::<Vec<_>>(),
+        "artist": artist.iter().map(name).collect::<Vec<_>>(),
+        "held_out": held_out.iter().map(name).collect::<Vec<_>>(),
+        "others": others.iter().map(name).collect::<Vec<_>>(),
+        "classifier": creport,
+        "models": results,
+    });
+    stylize_model::model_dir::write_atomic(&args.out.join("report.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    let md = markdown(&results, &creport, photos.len(), artist.len(), held_out.len(), args.size);
+    stylize_model::model_dir::write_atomic(&args.out.join("report.md"), md.as_bytes())?;
+    let mut labels = vec!["photo".to_string()];
+    labels.extend(args.model.iter().map(|m| model_name(&super::run::model_dir(Some(m)))));
+    let opts = stylize_report::SheetOptions { col_labels: labels, ..Default::default() };
+    stylize_io::save(&args.out.join("sheet.png"), &stylize_report::contact_sheet(&sheet_rows, &opts), None, &Default::default())?;
+    println!("{md}");
+    Ok(())
+}
+
+/// Level `l` of each image's features.
+fn layer(feats: &[Vec<Tensor>], l: usize) -> Vec<Tensor> {
+    feats.iter().map(|f| f[l].shallow_clone()).collect()
+}
+
+/// The whole painting and `n` random square crops of it (seeded), each (1,3,S,S).
+fn crops(t: &Tensor, n: usize, seed: u64) -> Vec<Tensor> {
+    let (h, w) = (t.size()[2], t.size()[3]);
+    let side = CROP_SIDE.min(h).min(w);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut out = vec![t.shallow_clone()];
+    for _ in 0..n {
+        let (y, x) = (rng.gen_range(0..=h - side), rng.gen_range(0..=w - side));
+        out.push(t.narrow(2, y, side).narrow(3, x, side));
+    }
+    out
+}
+
+fn markdown(results: &[ModelResult], c: &ClassifierReport, photos: usize, artist: usize, held_out: usize, size: u32) -> String {
+    let mut md = format!(
+        "{photos} photos at {size} px, each painted with the equal mix of the artist's {artist} training paintings; \
+         compared with the artist's {held_out} held-out paintings.\n\n\
+         | model | ST-LPIPS to the photo | content distance | held-out: mean/std | held-out: Gram | held-out: Frechet | pooled Frechet | called the artist's | mean P(artist) |\n\
+         |---|---|---|---|---|---|---|---|---|\n"
+    );
+    for r in results {
+        let s = &r.held_out;
+        md += &format!(
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} |\n",
+            r.model, s.st_lpips, s.content, s.style_stats, s.style_gram, s.style_frechet, r.pooled_frechet, r.classified_as_artist, r.mean_artist_probability
+        );
+    }
+    if let Some(parent) = results.first() {
+        let change = |a: f64, b: f64| 100.0 * (a - b) / b.abs().max(1e-12);
+        for r in &results[1..] {
+            md += &format!(
+                "\n{} against {}: held-out mean/std {:+.1}%, Gram {:+.1}%, Frechet {:+.1}%, pooled Frechet {:+.1}%; ST-LPIPS {:+.1}%, content distance {:+.1}% (negative: closer).",
+                r.model,
+                parent.model,
+                change(r.held_out.style_stats, parent.held_out.style_stats),
+                change(r.held_out.style_gram, parent.held_out.style_gram),
+                change(r.held_out.style_frechet, parent.held_out.style_frechet),
+                change(r.pooled_frechet, parent.pooled_frechet),
+                change(r.held_out.st_lpips, parent.held_out.st_lpips),
+                change(r.held_out.content, parent.held_out.content),
+            );
+        }
+        md += "\n";
+    }
+    md += &format!(
+        "\nThe classifier (logistic regression on VGG16 mean/std statistics, {} rows: whole paintings and random 256 px crops) \
+         is right on {:.0}% of {} held-out real rows (the artist's {:.0}%, others' {:.0}%). A proxy: it sees style statistics only.\n",
+        c.train_rows,
+        100.0 * c.held_out_accuracy,
+        c.test_rows,
+        100.0 * c.held_out_accuracy_artist,
+        100.0 * c.held_out_accuracy_others
+    );
+    md
+}
