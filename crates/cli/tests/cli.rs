@@ -387,3 +387,50 @@ fn png_text(path: &Path, key: &str) -> String {
     let chunk = reader.info().uncompressed_latin1_text.iter().find(|c| c.keyword == key);
     chunk.unwrap_or_else(|| panic!("{} has no {key}", path.display())).text.clone()
 }
+
+#[test]
+fn a_mask_stylizes_only_where_it_is_white() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).display().to_string();
+    let mask = |name: &str, f: &dyn Fn(u32) -> u8| {
+        image::RgbImage::from_fn(64, 48, |x, _| image::Rgb([f(x); 3])).save(path(name)).unwrap();
+        path(name)
+    };
+    let run = |extra: &[&str], out: &str| {
+        let o = stylize(&[&["run", &cat(), "--style", &wave(), "--size", "96", "-o", &path(out)], extra].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        (load_rgb(Path::new(&path(out))), stderr(&o))
+    };
+    let (plain, _) = run(&[], "plain.png");
+    let (white, _) = run(&["--mask", &mask("white.png", &|_| 255)], "white.png.out.png");
+    assert!(white == plain, "an all-white mask is the plain result");
+    let (black, err) = run(&["--mask", &mask("black.png", &|_| 0)], "black.out.png");
+    let photo = stylize_io::fit(&stylize_io::load(Path::new(&cat()), &Default::default()).unwrap().rgb, stylize_io::Sizing::Exact(96), 16, u64::MAX).unwrap();
+    assert!(black == photo, "an all-black mask is the photo");
+    assert!(err.contains("has no white"), "and says so: {err}");
+    // White on the right half: the photo on the left, the result on the right, away from the edge.
+    let (half, _) = run(&["--mask", &mask("half.png", &|x| if x >= 32 { 255 } else { 0 }), "--feather", "2"], "half.out.png");
+    for y in 0..72 {
+        for x in 0..96 {
+            if x < 40 {
+                assert_eq!(half.get_pixel(x, y), photo.get_pixel(x, y), "({x}, {y})");
+            } else if x >= 56 {
+                assert_eq!(half.get_pixel(x, y), plain.get_pixel(x, y), "({x}, {y})");
+            }
+        }
+    }
+    // Bad masks: one line, exit code 2, no output.
+    let out = path("bad.png");
+    let text = path("notes.txt");
+    std::fs::write(&text, "not an image").unwrap();
+    let square = {
+        image::RgbImage::from_pixel(50, 50, image::Rgb([255; 3])).save(path("square.png")).unwrap();
+        path("square.png")
+    };
+    for (m, needle) in [(text.as_str(), "not an image"), (square.as_str(), "the photo's aspect ratio"), ("/nonexistent/mask.png", "no such file")] {
+        assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "--size", "96", "--mask", m, "-o", &out]), needle);
+        assert!(!Path::new(&out).exists());
+    }
+    assert_bad_input(&stylize(&["run", &cat(), &cat(), "--style", &wave(), "--mask", &square, "--out-dir", &path("batch")]), "--mask is for one photo");
+    assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "--mask", &square, "--feather=-1", "-o", &out]), "--feather");
+}

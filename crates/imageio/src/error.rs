@@ -68,6 +68,12 @@ pub enum ImageError {
     },
     #[error("cannot read {path}: {detail}")]
     Read { path: String, detail: String },
+    /// A mask whose aspect ratio is not the photo's (see `mask::MAX_ASPECT_DIFFERENCE`).
+    #[error(
+        "cannot read {path}: a mask of {}x{} does not fit the photo's {}x{} (a mask needs the photo's aspect ratio)",
+        .mask.0, .mask.1, .photo.0, .photo.1
+    )]
+    MaskShape { path: String, mask: (u32, u32), photo: (u32, u32) },
 
     #[error(
         "cannot write {path}: unsupported output extension {ext:?}; use .png, .jpg, .jpeg or .webp"
@@ -97,6 +103,7 @@ impl ImageError {
             | ImageError::Empty { path }
             | ImageError::FileTooLarge { path, .. }
             | ImageError::NotAnImage { path }
+            | ImageError::MaskShape { path, .. }
             | ImageError::UnsupportedFormat { path, .. }
             | ImageError::TooManyPixels { path, .. }
             | ImageError::MemoryLimit { path, .. }

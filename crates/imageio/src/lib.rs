@@ -8,6 +8,7 @@
 //!   optional text metadata, alpha re-attached where the format can carry it, and an
 //!   atomic write (temporary file in the same directory, then rename).
 //! * [`convert`]: aspect-preserving resizes.
+//! * [`mask`]: masks that say where a result is stylized (resized, feathered, blended).
 //!
 //! Every failure is an [`ImageError`] whose `Display` is one line naming the file.
 
@@ -16,6 +17,7 @@ pub mod convert;
 mod error;
 mod limits;
 mod load;
+pub mod mask;
 mod save;
 
 pub use colour::preserve_colour;

@@ -33,6 +33,7 @@ pub enum Method {
   stylize run photos/ more.jpg --style wave.jpg --out-dir out/  a batch
   stylize run photos/ --style wave.jpg --out-dir out/ --shard 0/4  this machine's quarter of it
   stylize run photo.jpg --style wave.jpg --method optimize --steps 300
+  stylize run photo.jpg --style wave.jpg --mask sky.png         only where sky.png is white
   stylize run photo.jpg --model runs/hokusai/model              the fine-tune's own paintings
   stylize run photo.jpg --model runs/hokusai/model --variation 4  four renderings of them
 
@@ -108,6 +109,13 @@ pub struct Args {
     /// Print where the time went (process start, model, style, decode, network, encode)
     #[arg(long)]
     timings: bool,
+    /// Stylize only where this image is white (black keeps the photo, grey mixes the two). It
+    /// must have the photo's aspect ratio; it is resized to the output. One photo at a time
+    #[arg(long, value_name = "FILE")]
+    mask: Option<PathBuf>,
+    /// Soften the mask's edge: a Gaussian blur of this many pixels at the output's size
+    #[arg(long, default_value_t = 4.0, value_name = "PX")]
+    feather: f32,
     /// Draw this many renderings from the model's collection (a fine-tune's paintings): each
     /// mixes the paintings with its own weights, the same for the same number on every run.
     /// Outputs get _v1, _v2, ...
@@ -142,6 +150,9 @@ struct Variant {
     /// The mix weights, for the outputs' metadata.
     mix: Vec<f64>,
 }
+
+/// The widest mask edge: the blur's cost grows with it, and wider is no longer an edge.
+const MAX_FEATHER: f32 = 100.0;
 
 /// The most renderings `--variation` draws per photo.
 const MAX_VARIATIONS: u32 = 64;
@@ -181,6 +192,8 @@ struct Job<'a> {
     settings: Vec<(String, String)>,
     /// What outputs are named after: the first painting's stem, or the model's collection.
     style_name: OsString,
+    /// `--mask`: its path as given, and the image as read.
+    mask: Option<(String, RgbImage)>,
     timings: &'a Timings,
 }
 
@@ -205,6 +218,9 @@ fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
     if batch && args.out_dir.is_none() {
         return Err(BadInput("several photos or a folder need --out-dir".into()).into());
     }
+    if batch && args.mask.is_some() {
+        return Err(BadInput("--mask is for one photo (a mask fits one photo's shape): run each photo with its own mask".into()).into());
+    }
     if !batch && args.shard.is_some() {
         return Err(BadInput("--shard splits a batch: give a folder or several photos with --out-dir".into()).into());
     }
@@ -225,9 +241,13 @@ fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
         .map(|p| Ok(super::fit(p, &stylize_io::load(p, &Limits::default())?.rgb, style_sizing)?))
         .collect::<Result<Vec<_>>>()?;
     timings.lap("style: read + resize");
-    let job = Job::new(args, &styles, &weights, timings)?;
+    let mask = match &args.mask {
+        Some(p) => Some((p.display().to_string(), stylize_io::load(p, &Limits::default())?.rgb)),
+        None => None,
+    };
+    let job = Job::new(args, &styles, &weights, mask, timings)?;
     // What no output may replace; a batch adds the photos its folders expand to.
-    let mut inputs = Inputs::new(args.style.iter().chain(&args.inputs));
+    let mut inputs = Inputs::new(args.style.iter().chain(&args.inputs).chain(&args.mask));
 
     if !batch {
         let photo = &args.inputs[0];
@@ -313,6 +333,9 @@ fn validate(args: &Args) -> Result<(), BadInput> {
     }
     if !(1..=100).contains(&args.quality) {
         return Err(BadInput(format!("--quality must be 1-100, got {}", args.quality)));
+    }
+    if !(args.feather.is_finite() && (0.0..=MAX_FEATHER).contains(&args.feather)) {
+        return Err(BadInput(format!("--feather must be 0-{MAX_FEATHER} pixels, got {}", args.feather)));
     }
     if let Some(n) = args.variation {
         if !(1..=MAX_VARIATIONS).contains(&n) {
@@ -430,7 +453,7 @@ fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 }
 
 impl<'a> Job<'a> {
-    fn new(args: &'a Args, styles: &[RgbImage], weights: &[f64], timings: &'a Timings) -> Result<Self> {
+    fn new(args: &'a Args, styles: &[RgbImage], weights: &[f64], mask: Option<(String, RgbImage)>, timings: &'a Timings) -> Result<Self> {
         let device = Device::cuda_if_available();
         // Without --style, the model's own collection (a fine-tune's paintings) is the style.
         let mut collection = None::<(String, Vec<stylize_model::StyleCode>)>;
@@ -477,7 +500,7 @@ impl<'a> Job<'a> {
             }
         };
         timings.lap("style: code");
-        let settings = [
+        let mut settings = vec![
             ("stylize:version", env!("CARGO_PKG_VERSION").to_string()),
             ("stylize:styles", styles_setting),
             ("stylize:strength", args.strength.to_string()),
@@ -485,10 +508,13 @@ impl<'a> Job<'a> {
             ("stylize:style_size", format!("{} x {}", args.style_size, args.style_scale)),
             method_setting,
         ];
+        if let Some(m) = &args.mask {
+            settings.push(("stylize:mask", format!("{}, feather {} px", file_name(m), args.feather)));
+        }
         let options =
             Options { strength: args.strength, preserve_colour: args.preserve_color, tile: args.tile, precision: args.precision };
         let settings = settings.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Ok(Self { args, stylizer, variants, options, settings, style_name, timings })
+        Ok(Self { args, stylizer, variants, options, settings, style_name, mask, timings })
     }
 
     /// Stylizes one photo with each variant whose output is given (`outputs[i]` for
@@ -501,6 +527,16 @@ impl<'a> Job<'a> {
         };
         let rgb = super::fit(photo_path, &photo.rgb, sizing)?;
         self.timings.lap("photo: read + resize");
+        let mask = match &self.mask {
+            Some((path, m)) => {
+                let fitted = stylize_io::mask::fit_mask(m, path, rgb.dimensions(), self.args.feather)?;
+                if !stylize_io::mask::has_white(&fitted) {
+                    eprintln!("warning: {path} has no white: nothing is stylized, the output is the photo");
+                }
+                Some(fitted)
+            }
+            None => None,
+        };
         let what = match self.args.method {
             Method::Model => "tile passes",
             Method::Optimize => "steps",
@@ -517,6 +553,10 @@ impl<'a> Job<'a> {
                 .map_err(pipeline_error)
                 .map_err(|e| e.context(photo_path.display().to_string()))?;
             pb.finish_and_clear();
+            let result = match &mask {
+                Some(m) => stylize_io::mask::blend(&rgb, &result, m),
+                None => result,
+            };
             self.timings.lap("network");
             let mut metadata = self.settings.clone();
             metadata.push(("stylize:mix".into(), variant.mix.iter().map(|w| format!("{w}")).collect::<Vec<_>>().join(",")));

@@ -1,0 +1,123 @@
+//! Masks: where a result is stylized. A mask is any image; its luma is the stylized result's
+//! share at each pixel (white: stylized, black: the photo, grey: in between). It is resized
+//! to the result, then feathered (Gaussian blur) so the edge between the two does not show.
+
+use image::imageops::{self, FilterType};
+use image::{GrayImage, Luma, RgbImage};
+
+use crate::ImageError;
+
+/// Largest relative difference between the mask's and the photo's aspect ratios (a mask
+/// exported at a rounded size is still the photo's mask; a different crop is not).
+pub const MAX_ASPECT_DIFFERENCE: f64 = 0.02;
+
+/// `mask` (as read, RGB) as a mask for a result of `size`: its luma, resized to that size and
+/// feathered with a Gaussian of `sigma` pixels. `path` names the file in the error.
+pub fn fit_mask(mask: &RgbImage, path: &str, size: (u32, u32), sigma: f32) -> Result<GrayImage, ImageError> {
+    let (mw, mh) = mask.dimensions();
+    let (w, h) = size;
+    let ratio = (mw as f64 / mh as f64) / (w as f64 / h as f64);
+    if (ratio - 1.0).abs() > MAX_ASPECT_DIFFERENCE {
+        return Err(ImageError::MaskShape { path: path.to_string(), mask: (mw, mh), photo: (w, h) });
+    }
+    let luma = GrayImage::from_fn(mw, mh, |x, y| {
+        let [r, g, b] = mask.get_pixel(x, y).0.map(f32::from);
+        Luma([(0.299 * r + 0.587 * g + 0.114 * b).round().clamp(0.0, 255.0) as u8])
+    });
+    let sized = if (mw, mh) == size { luma } else { imageops::resize(&luma, w, h, FilterType::Triangle) };
+    Ok(feather(&sized, sigma))
+}
+
+/// Gaussian blur of `sigma` pixels (0: unchanged), edges extended: a uniform mask stays
+/// uniform, so an all-white mask gives exactly the stylized result.
+pub fn feather(mask: &GrayImage, sigma: f32) -> GrayImage {
+    if sigma <= 0.0 {
+        return mask.clone();
+    }
+    let radius = (3.0 * sigma).ceil() as i64;
+    let kernel: Vec<f32> = (-radius..=radius).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let total: f32 = kernel.iter().sum();
+    let kernel: Vec<f32> = kernel.iter().map(|k| k / total).collect();
+    let (w, h) = mask.dimensions();
+    let pass = |src: &[f32], horizontal: bool| -> Vec<f32> {
+        let mut out = vec![0.0f32; src.len()];
+        for y in 0..h as i64 {
+            for x in 0..w as i64 {
+                let mut acc = 0.0;
+                for (k, weight) in kernel.iter().enumerate() {
+                    let d = k as i64 - radius;
+                    let (sx, sy) = if horizontal { ((x + d).clamp(0, w as i64 - 1), y) } else { (x, (y + d).clamp(0, h as i64 - 1)) };
+                    acc += weight * src[(sy * w as i64 + sx) as usize];
+                }
+                out[(y * w as i64 + x) as usize] = acc;
+            }
+        }
+        out
+    };
+    let src: Vec<f32> = mask.as_raw().iter().map(|&v| f32::from(v)).collect();
+    let blurred = pass(&pass(&src, true), false);
+    GrayImage::from_raw(w, h, blurred.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()).expect("same size")
+}
+
+/// The photo where the mask is black, the stylized result where it is white, mixed between;
+/// all three the same size. A pixel with mask 0 is the photo's exactly, with 255 the result's.
+pub fn blend(photo: &RgbImage, stylized: &RgbImage, mask: &GrayImage) -> RgbImage {
+    assert!(photo.dimensions() == stylized.dimensions() && mask.dimensions() == photo.dimensions(), "one size for photo, result and mask");
+    let mut out = photo.clone();
+    for ((o, s), m) in out.pixels_mut().zip(stylized.pixels()).zip(mask.pixels()) {
+        let m = f32::from(m.0[0]) / 255.0;
+        for c in 0..3 {
+            let p = f32::from(o.0[c]);
+            o.0[c] = (p + (f32::from(s.0[c]) - p) * m).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+/// Whether the mask stylizes anything at all.
+pub fn has_white(mask: &GrayImage) -> bool {
+    mask.as_raw().iter().any(|&v| v > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    fn photo() -> RgbImage {
+        RgbImage::from_fn(40, 30, |x, y| Rgb([(x * 6) as u8, (y * 8) as u8, 77]))
+    }
+
+    #[test]
+    fn black_is_the_photo_and_white_the_result() {
+        let (p, s) = (photo(), RgbImage::from_pixel(40, 30, Rgb([250, 10, 128])));
+        for sigma in [0.0, 3.0] {
+            let black = fit_mask(&RgbImage::new(40, 30), "m.png", (40, 30), sigma).unwrap();
+            assert!(blend(&p, &s, &black) == p);
+            let white = fit_mask(&RgbImage::from_pixel(20, 15, Rgb([255; 3])), "m.png", (40, 30), sigma).unwrap();
+            assert!(blend(&p, &s, &white) == s, "a white mask at half size, feathered, is still all white");
+        }
+    }
+
+    #[test]
+    fn a_half_mask_splits_the_image_with_a_soft_edge() {
+        let (p, s) = (photo(), RgbImage::from_pixel(40, 30, Rgb([255, 255, 255])));
+        let half = RgbImage::from_fn(40, 30, |x, _| if x >= 20 { Rgb([255; 3]) } else { Rgb([0; 3]) });
+        let m = fit_mask(&half, "m.png", (40, 30), 2.0).unwrap();
+        let out = blend(&p, &s, &m);
+        assert_eq!(out.get_pixel(0, 5), p.get_pixel(0, 5));
+        assert_eq!(out.get_pixel(39, 5), s.get_pixel(39, 5));
+        // At the edge, between the two.
+        let (a, b, e) = (p.get_pixel(19, 5).0[1], s.get_pixel(19, 5).0[1], out.get_pixel(19, 5).0[1]);
+        assert!(a < e && e < b, "{a} < {e} < {b}");
+        assert!(has_white(&m) && !has_white(&GrayImage::new(4, 4)));
+    }
+
+    #[test]
+    fn a_mask_of_another_shape_is_refused() {
+        let e = fit_mask(&RgbImage::new(40, 40), "sky.png", (40, 30), 0.0).unwrap_err().to_string();
+        assert!(e.contains("sky.png") && e.contains("40x40") && e.contains("40x30") && !e.contains('\n'), "{e}");
+        // 1% off (a rounded export size) is fine.
+        assert!(fit_mask(&RgbImage::new(404, 300), "m.png", (40, 30), 0.0).is_ok());
+    }
+}
