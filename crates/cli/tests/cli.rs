@@ -434,3 +434,26 @@ fn a_mask_stylizes_only_where_it_is_white() {
     assert_bad_input(&stylize(&["run", &cat(), &cat(), "--style", &wave(), "--mask", &square, "--out-dir", &path("batch")]), "--mask is for one photo");
     assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "--mask", &square, "--feather=-1", "-o", &out]), "--feather");
 }
+
+#[test]
+fn semantic_transfer_matches_regions_and_one_region_is_the_plain_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).display().to_string();
+    let photo = data("photos/berlin_cathedral.jpg").display().to_string();
+    let run = |extra: &[&str], out: &str| {
+        let o = stylize(&[&["run", &photo, "--style", &wave(), "--size", "192", "-o", &path(out)], extra].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        load_rgb(Path::new(&path(out)))
+    };
+    let plain = run(&[], "plain.png");
+    assert!(run(&["--semantic", "1"], "one.png") == plain, "one region is plain AdaIN");
+    let three = run(&["--semantic"], "three.png");
+    let (mean, _) = pixel_diff(&three, &plain);
+    assert!(mean > 2.0, "three regions change the result: mean difference {mean:.2} of 255");
+    let out = path("bad.png");
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--style", &wave(), "--semantic", "-o", &out]), "exactly one --style");
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--semantic", "9", "-o", &out]), "--semantic takes 1-8");
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--semantic", "--method", "optimize", "-o", &out]), "not --method optimize");
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--semantic", "--size", "300", "--tile", "128", "-o", &out]), "does not work in tiles yet");
+    assert!(!Path::new(&out).exists());
+}

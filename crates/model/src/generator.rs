@@ -8,8 +8,9 @@ use tch::{nn, Device, Tensor};
 
 use crate::adain::{adain, adain_given, blend};
 use crate::decoder::SKIP_TAPS;
+use crate::semantic::{semantic_maps, SemanticConfig};
 use crate::style::STYLE_TAPS;
-use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Vgg16};
+use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Tap, Vgg16};
 
 pub struct Generator {
     pub vs: nn::VarStore,
@@ -75,6 +76,28 @@ impl Generator {
             let target = Self::target(&feats[3], style, strength);
             let skips = self.skip_targets(&feats, &own, style, strength);
             let out = self.decode(&target, &StyleCode::blend(&own, style, strength), &skips);
+            p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
+        })
+    }
+
+    /// `stylize` with semantic transfer from `painting` (1,3,H,W; see [`crate::semantic`]):
+    /// each region of the photo takes the statistics of the painting's matching region, in
+    /// AdaIN, the content skips and the decoder's stages. One cluster is the plain `stylize`.
+    pub fn stylize_semantic(&self, vgg: &Vgg16, rgb: &Tensor, painting: &Tensor, cfg: &SemanticConfig, strength: f64) -> Tensor {
+        if cfg.clusters <= 1 {
+            return self.stylize(vgg, rgb, &StyleCode::from_images(vgg, painting), strength);
+        }
+        tch::no_grad(|| {
+            let (x, p) = Self::pad(rgb);
+            let (s, sp) = Self::pad(painting);
+            let taps = [STYLE_TAPS[0], STYLE_TAPS[1], STYLE_TAPS[2], STYLE_TAPS[3], Tap::Relu5_1];
+            let (feats, paint) = (vgg.features(&x, &taps), vgg.features(&s, &taps));
+            let maps = semantic_maps(&feats, p.margin as i64, &paint, sp.margin as i64, cfg);
+            let styled = |l: usize| adain_given(&feats[l], &maps.content.means[l], &maps.content.stds[l], &maps.style.means[l], &maps.style.stds[l]);
+            let target = blend(&feats[3], &styled(3), strength);
+            let skips: Vec<Tensor> = if self.decoder.has_skips() { SKIP_TAPS.iter().map(|&l| blend(&feats[l], &styled(l), strength)).collect() } else { Vec::new() };
+            let own = StyleCode::from_features(&feats[..4]);
+            let out = self.decode(&target, &StyleCode::blend(&own, &maps.style, strength), &skips);
             p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
         })
     }

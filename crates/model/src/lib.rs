@@ -17,6 +17,7 @@ pub mod model_dir;
 pub mod network;
 pub mod optim;
 pub mod optimize;
+pub mod semantic;
 pub mod style;
 pub mod tiling;
 pub mod vgg;

@@ -9,6 +9,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::fast::FastNet;
 use crate::model_dir::ModelKind;
+use crate::semantic::SemanticConfig;
 use crate::tiling::{stylize_tiled, stylize_tiled_fast, TileConfig, FAST_HALO};
 use crate::{Generator, StyleCode, Vgg16};
 
@@ -28,6 +29,13 @@ pub trait StyleNetwork {
     /// the whole image's statistics (equal to `stylize` up to float rounding). `tile` is the
     /// core side in pixels (a multiple of 8); `progress(done, total)` counts tile passes.
     fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8>;
+
+    /// `stylize` with semantic transfer from `painting` (1,3,H,W in 0..1): regions of the
+    /// photo take the statistics of the painting's matching regions ([`crate::semantic`]).
+    /// `None` for a kind that has no semantic mode.
+    fn stylize_semantic(&self, _rgb: &Tensor, _painting: &Tensor, _cfg: &SemanticConfig, _strength: f64) -> Option<Tensor> {
+        None
+    }
 }
 
 /// The VGG16 model: VGG16 encoder, AdaIN and the trained decoder.
@@ -56,6 +64,10 @@ impl StyleNetwork for VggNetwork {
     fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {
         let cfg = TileConfig { tile, ..Default::default() };
         stylize_tiled(&self.generator, &self.vgg, pixels, width, height, style, strength, &cfg, progress)
+    }
+
+    fn stylize_semantic(&self, rgb: &Tensor, painting: &Tensor, cfg: &SemanticConfig, strength: f64) -> Option<Tensor> {
+        Some(self.generator.stylize_semantic(&self.vgg, rgb, painting, cfg, strength))
     }
 }
 

@@ -8,6 +8,7 @@ mod guard;
 use stylize_io::RgbImage;
 use stylize_model::convert::{rgb8_to_tensor, tensor_to_rgb8};
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
+use stylize_model::semantic::SemanticConfig;
 use stylize_model::{with_precision, Precision, StyleCode, StyleNetwork, Vgg16};
 pub use stylize_io::{SizeError, Sizing};
 use tch::{Device, Tensor};
@@ -32,6 +33,9 @@ pub enum PipelineError {
     /// libtorch refused the computation (a bug, or memory): the first line of its message.
     #[error("the network failed: {0}")]
     Network(String),
+    /// A combination of settings this method or model cannot do (a user's choice, not a bug).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// An image already sized must still fit (no resize happens here).
@@ -68,6 +72,9 @@ impl Default for Options {
 pub enum Style {
     Code(StyleCode),
     Grams(Vec<Tensor>),
+    /// Semantic transfer from one painting: its regions are matched to each photo's, so the
+    /// painting itself is kept (already sized by [`fit`]).
+    Semantic { painting: Tensor, cfg: SemanticConfig },
 }
 
 /// The loaded networks. Not `Sync` (tch tensors are not): a server gives each worker its own.
@@ -115,6 +122,17 @@ impl Stylizer {
         })
     }
 
+    /// A painting (sized by [`fit`]) for semantic transfer: each photo's regions take the
+    /// statistics of the painting's matching regions (`cfg.clusters` of them).
+    pub fn semantic_style(&self, painting: &RgbImage, cfg: SemanticConfig) -> Result<Style, PipelineError> {
+        check(painting)?;
+        match &self.method {
+            Method::Model(net) if net.kind() == stylize_model::ModelKind::Vgg => Ok(Style::Semantic { painting: self.tensor(painting), cfg }),
+            Method::Model(net) => Err(PipelineError::Unsupported(format!("semantic transfer needs the VGG16 model; the {} kind has no semantic mode yet", net.kind()))),
+            Method::Optimize { .. } => Err(PipelineError::Unsupported("semantic transfer is for the trained model, not --method optimize".into())),
+        }
+    }
+
     /// The model's collection (its paintings' codes, in its own terms) mixed by `weights`,
     /// one per painting.
     pub fn collection_style(&self, weights: &[f64]) -> Result<Style, PipelineError> {
@@ -145,6 +163,17 @@ impl Stylizer {
                 } else {
                     to_image(&net.stylize(&self.tensor(photo), code, opts.strength))
                 }
+            }
+            (Method::Model(net), Style::Semantic { painting, cfg }) => {
+                if needs_tiles(w, h, opts.tile) {
+                    return Err(PipelineError::Unsupported(format!(
+                        "semantic transfer does not work in tiles yet: {w}x{h} needs tiles of {} px (use --max-size {} or less)",
+                        opts.tile,
+                        2 * opts.tile
+                    )));
+                }
+                let out = net.stylize_semantic(&self.tensor(photo), painting, cfg, opts.strength);
+                to_image(&out.ok_or_else(|| PipelineError::Unsupported("this model has no semantic mode".into()))?)
             }
             (Method::Optimize { vgg, steps }, Style::Grams(grams)) => {
                 let cfg = OptimizeConfig { steps: *steps, ..Default::default() };

@@ -7,6 +7,7 @@ use anyhow::{anyhow, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use stylize_io::{Limits, OutputFormat, RgbImage, SaveOptions};
 use stylize_model::model_dir::load_collection;
+use stylize_model::semantic::SemanticConfig;
 use stylize_model::{load_network, Precision, Vgg16};
 use stylize_pipeline::{self as pipeline, Options, PipelineError, Sizing, Style, Stylizer};
 use tch::Device;
@@ -34,6 +35,7 @@ pub enum Method {
   stylize run photos/ --style wave.jpg --out-dir out/ --shard 0/4  this machine's quarter of it
   stylize run photo.jpg --style wave.jpg --method optimize --steps 300
   stylize run photo.jpg --style wave.jpg --mask sky.png         only where sky.png is white
+  stylize run photo.jpg --style cafe.jpg --semantic             regions take matching regions' style
   stylize run photo.jpg --model runs/hokusai/model              the fine-tune's own paintings
   stylize run photo.jpg --model runs/hokusai/model --variation 4  four renderings of them
 
@@ -116,6 +118,11 @@ pub struct Args {
     /// Soften the mask's edge: a Gaussian blur of this many pixels at the output's size
     #[arg(long, default_value_t = 4.0, value_name = "PX")]
     feather: f32,
+    /// Match regions: the photo's and the painting's VGG16 features are clustered together
+    /// into K regions (default 3) and each region of the photo takes the style of the
+    /// painting's matching region. One painting; 1 is the plain result
+    #[arg(long, num_args = 0..=1, default_missing_value = "3", value_name = "K")]
+    semantic: Option<usize>,
     /// Draw this many renderings from the model's collection (a fine-tune's paintings): each
     /// mixes the paintings with its own weights, the same for the same number on every run.
     /// Outputs get _v1, _v2, ...
@@ -150,6 +157,9 @@ struct Variant {
     /// The mix weights, for the outputs' metadata.
     mix: Vec<f64>,
 }
+
+/// The most regions `--semantic` clusters into: more than a painting has are empty.
+const MAX_CLUSTERS: usize = 8;
 
 /// The widest mask edge: the blur's cost grows with it, and wider is no longer an edge.
 const MAX_FEATHER: f32 = 100.0;
@@ -337,6 +347,14 @@ fn validate(args: &Args) -> Result<(), BadInput> {
     if !(args.feather.is_finite() && (0.0..=MAX_FEATHER).contains(&args.feather)) {
         return Err(BadInput(format!("--feather must be 0-{MAX_FEATHER} pixels, got {}", args.feather)));
     }
+    if let Some(k) = args.semantic {
+        if !(1..=MAX_CLUSTERS).contains(&k) {
+            return Err(BadInput(format!("--semantic takes 1-{MAX_CLUSTERS} regions, got {k}")));
+        }
+        if args.style.len() != 1 {
+            return Err(BadInput("--semantic matches regions of one painting: give exactly one --style".into()));
+        }
+    }
     if let Some(n) = args.variation {
         if !(1..=MAX_VARIATIONS).contains(&n) {
             return Err(BadInput(format!("--variation must be 1-{MAX_VARIATIONS}, got {n}")));
@@ -494,7 +512,10 @@ impl<'a> Job<'a> {
             }
             None => {
                 let name = args.style[0].file_stem().map(OsString::from).unwrap_or_else(|| "style".into());
-                let style = stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?;
+                let style = match args.semantic {
+                    Some(k) => stylizer.semantic_style(&styles[0], SemanticConfig { clusters: k, ..Default::default() }).map_err(pipeline_error)?,
+                    None => stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?,
+                };
                 let variant = Variant { style, suffix: String::new(), mix: weights.to_vec() };
                 (vec![variant], name, args.style.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", "))
             }
@@ -508,6 +529,9 @@ impl<'a> Job<'a> {
             ("stylize:style_size", format!("{} x {}", args.style_size, args.style_scale)),
             method_setting,
         ];
+        if let Some(k) = args.semantic {
+            settings.push(("stylize:semantic", format!("{k} regions")));
+        }
         if let Some(m) = &args.mask {
             settings.push(("stylize:mask", format!("{}, feather {} px", file_name(m), args.feather)));
         }
@@ -591,6 +615,7 @@ fn file_name(p: &Path) -> String {
 fn pipeline_error(e: PipelineError) -> anyhow::Error {
     match e {
         PipelineError::Size(s) => BadInput(s.to_string()).into(),
+        PipelineError::Unsupported(s) => BadInput(s).into(),
         other => other.into(),
     }
 }

@@ -1,0 +1,252 @@
+//! Semantic style transfer: each region of the photo takes the statistics of the matching
+//! region of the painting, where plain AdaIN gives every position the painting's one mean.
+//!
+//! 1. **Co-clustering.** The photo's and the painting's relu4_1 features, with relu5_1
+//!    upsampled beside them, are standardised per image (so the two images' clusters are
+//!    about *what* is where, not about one image being a photo and the other a painting),
+//!    L2-normalised per position, and clustered together by k-means (`kmeans`).
+//! 2. **Memberships.** Every position of either image gets a soft membership in each cluster
+//!    (`memberships`: a softmax of negative squared distances), upsampled to every level's
+//!    resolution. They sum to 1 everywhere.
+//! 3. **Statistics per cluster** at every level the decoder takes (`cluster_stats`): the
+//!    painting's (the style) and the photo's (the content), membership-weighted. A cluster
+//!    with too little painting area takes the painting's global statistics instead (as the
+//!    validity rule of FastPhotoStyle's masked WCT skips labels one image barely has).
+//! 4. **Spatially varying AdaIN.** Each position's statistics are its membership-weighted
+//!    mixture of the clusters' (`mix`): maps of shape (1,C,H,W) that broadcast where the
+//!    global (1,C,1,1) statistics did, through AdaIN, the content skips and the decoder's
+//!    stages alike.
+
+use tch::{Kind, Tensor};
+
+use crate::adain::{mean_std, EPS};
+use crate::style::{StyleCode, STYLE_TAPS};
+
+/// Settings of semantic transfer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SemanticConfig {
+    /// Regions (clusters); 1 is plain AdaIN.
+    pub clusters: usize,
+    /// Softness of memberships: the softmax temperature on squared distances between unit
+    /// vectors (0..4). Lower is harder.
+    pub temperature: f64,
+    /// A cluster covering less than this share of the painting takes its global statistics.
+    pub min_share: f64,
+    pub iterations: usize,
+    pub seed: u64,
+}
+
+impl Default for SemanticConfig {
+    fn default() -> Self {
+        SemanticConfig { clusters: 3, temperature: 0.05, min_share: 0.03, iterations: 25, seed: 0 }
+    }
+}
+
+/// Rows (N, D) of one image's clustering features from relu4_1 (1,C4,h,w) and relu5_1
+/// (1,C5,h/2,w/2): relu5_1 upsampled to relu4_1's grid, each channel standardised over the
+/// image, each part L2-normalised per position, concatenated.
+pub fn cluster_features(relu4_1: &Tensor, relu5_1: &Tensor) -> Tensor {
+    let (h, w) = (relu4_1.size()[2], relu4_1.size()[3]);
+    let up = relu5_1.to_kind(Kind::Float).upsample_bilinear2d([h, w], false, None, None);
+    let part = |f: &Tensor| {
+        let f = f.to_kind(Kind::Float);
+        let mean = f.mean_dim(&[2i64, 3][..], true, Kind::Float);
+        let std = (f.var_dim(&[2i64, 3][..], false, true) + EPS).sqrt();
+        let z = ((f - mean) / std).flatten(2, 3).squeeze_dim(0).tr(); // (h*w, C)
+        &z / z.norm_scalaropt_dim(2, [1i64], true).clamp_min(1e-6)
+    };
+    Tensor::cat(&[part(relu4_1), part(&up)], 1) / 2f64.sqrt()
+}
+
+/// A (N,C,H,W) map without `m` cells at each edge (all of it when that would leave nothing).
+fn cut_margin(t: &Tensor, m: i64) -> Tensor {
+    let (h, w) = (t.size()[2], t.size()[3]);
+    if m <= 0 || h <= 2 * m || w <= 2 * m {
+        return t.shallow_clone();
+    }
+    t.narrow(2, m, h - 2 * m).narrow(3, m, w - 2 * m)
+}
+
+/// k-means on the rows of `x` (N, D): k-means++ seeding from a fixed seed, then Lloyd
+/// iterations. Returns the centroids (k, D). Deterministic for the same input.
+pub fn kmeans(x: &Tensor, k: usize, iterations: usize, seed: u64) -> Tensor {
+    let n = x.size()[0];
+    assert!(k >= 1 && n >= k as i64, "k-means needs at least k rows");
+    let x = x.to_kind(Kind::Float);
+    // k-means++: the first centre is row seed mod n, each next one the row farthest (in
+    // squared distance) from its nearest centre, which is deterministic and spreads them.
+    let mut centres = vec![x.get((seed as i64).rem_euclid(n))];
+    while centres.len() < k {
+        let c = Tensor::stack(&centres, 0);
+        let d = sq_dist(&x, &c).min_dim(1, false).0;
+        centres.push(x.get(d.argmax(0, false).int64_value(&[])));
+    }
+    let mut c = Tensor::stack(&centres, 0);
+    for _ in 0..iterations {
+        let assign = sq_dist(&x, &c).argmin(1, false);
+        let onehot = assign.one_hot(k as i64).to_kind(Kind::Float); // (N, k)
+        let counts = onehot.sum_dim_intlist(0, false, Kind::Float); // (k)
+        let sums = onehot.tr().matmul(&x); // (k, D)
+        // An empty cluster keeps its centre.
+        let empty = counts.eq(0.0).unsqueeze(1);
+        c = (sums / counts.clamp_min(1.0).unsqueeze(1)).where_self(&empty.logical_not(), &c);
+    }
+    c
+}
+
+/// Squared distances (N, k) between rows of `x` (N, D) and centres `c` (k, D).
+fn sq_dist(x: &Tensor, c: &Tensor) -> Tensor {
+    let x2 = x.square().sum_dim_intlist(1, true, Kind::Float);
+    let c2 = c.square().sum_dim_intlist(1, true, Kind::Float).tr();
+    (x2 + c2 - x.matmul(&c.tr()) * 2.0).clamp_min(0.0)
+}
+
+/// Soft memberships (N, k) of rows in clusters: softmax over clusters of
+/// -squared distance / temperature. Each row sums to 1.
+pub fn memberships(x: &Tensor, centres: &Tensor, temperature: f64) -> Tensor {
+    (sq_dist(&x.to_kind(Kind::Float), centres) / -temperature.max(1e-6)).softmax(1, Kind::Float)
+}
+
+/// Memberships (N = h*w, k) as maps (1,k,h,w), resized (bilinearly, so they still sum to 1)
+/// to `size`.
+pub fn membership_maps(m: &Tensor, h: i64, w: i64, size: (i64, i64)) -> Tensor {
+    let k = m.size()[1];
+    let maps = m.tr().reshape([1, k, h, w]);
+    if (h, w) == size { maps } else { maps.upsample_bilinear2d([size.0, size.1], false, None, None) }
+}
+
+/// Membership-weighted mean and std of a feature map `f` (1,C,H,W) in each cluster of `m`
+/// (1,k,H,W): two (k,C) tensors, and each cluster's share of the image (k).
+pub fn cluster_stats(f: &Tensor, m: &Tensor) -> (Tensor, Tensor, Tensor) {
+    let c = f.size()[1];
+    let k = m.size()[1];
+    let f = f.to_kind(Kind::Float).reshape([c, -1]); // (C, P)
+    let m = m.to_kind(Kind::Float).reshape([k, -1]); // (k, P)
+    let weight = m.sum_dim_intlist(1, false, Kind::Float); // (k)
+    let share = &weight / m.size()[1] as f64;
+    let denom = weight.clamp_min(1e-6).unsqueeze(1);
+    let mean = m.matmul(&f.tr()) / &denom; // (k, C)
+    let second = m.matmul(&f.square().tr()) / &denom;
+    let std = ((second - mean.square()).clamp_min(0.0) + EPS).sqrt();
+    (mean, std, share)
+}
+
+/// Per-position statistics (1,C,H,W): the membership-weighted mixture of the clusters'
+/// `stats` (k,C) under `m` (1,k,H,W).
+pub fn mix(m: &Tensor, stats: &Tensor) -> Tensor {
+    let (k, h, w) = (m.size()[1], m.size()[2], m.size()[3]);
+    stats.tr().matmul(&m.reshape([k, h * w])).reshape([1, -1, h, w])
+}
+
+/// Cluster statistics with too little support replaced by `global` (1,C,1,1): rows of
+/// `stats` (k,C) whose `share` (k) is under `min_share`.
+pub fn with_fallback(stats: &Tensor, share: &Tensor, global: &Tensor, min_share: f64) -> Tensor {
+    let thin = share.lt(min_share).unsqueeze(1);
+    global.reshape([1, -1]).expand_as(stats).where_self(&thin, stats)
+}
+
+/// The per-position statistics of semantic transfer at STYLE_TAPS, for a photo and a
+/// painting whose features are given at STYLE_TAPS followed by relu5_1 (five maps each):
+/// `content` holds the photo's own statistics per region (what AdaIN normalises with), `style`
+/// the painting's matching region's, both as (1,C,H,W) maps at the photo's resolutions.
+pub struct SemanticMaps {
+    pub content: StyleCode,
+    pub style: StyleCode,
+    /// The photo's memberships (1,k,h,w) at relu4_1's resolution (for reports and tests).
+    pub photo_memberships: Tensor,
+}
+
+///
+/// Both images come with a reflection margin of `photo_margin` and `painting_margin` pixels
+/// (VGG16's zero padding makes an image's outer ring a "region" of its own; in the margin, it
+/// falls outside the image). The painting's margin is cut from its features; the photo's is
+/// left out of the clustering but gets memberships, since the decoder paints it too.
+pub fn semantic_maps(photo: &[Tensor], photo_margin: i64, painting: &[Tensor], painting_margin: i64, cfg: &SemanticConfig) -> SemanticMaps {
+    assert!(photo.len() == 5 && painting.len() == 5, "STYLE_TAPS and relu5_1 for both images");
+    let painting: Vec<Tensor> = painting.iter().enumerate().map(|(l, f)| cut_margin(f, painting_margin >> l.min(4))).collect();
+    let zp = cluster_features(&photo[3], &photo[4]);
+    let zs = cluster_features(&painting[3], &painting[4]);
+    // The photo's rows inside its margin, for the clustering.
+    let (ph, pw) = (photo[3].size()[2], photo[3].size()[3]);
+    let inner = cut_margin(&Tensor::arange(ph * pw, (Kind::Int64, photo[3].device())).reshape([1, 1, ph, pw]), photo_margin / 8).flatten(0, -1);
+    let centres = kmeans(&Tensor::cat(&[zp.index_select(0, &inner), zs.shallow_clone()], 0), cfg.clusters, cfg.iterations, cfg.seed);
+    let (mp, ms) = (memberships(&zp, &centres, cfg.temperature), memberships(&zs, &centres, cfg.temperature));
+    let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
+    let (sh, sw) = grid(&painting[3]);
+    // The painting's share of each cluster, at relu4_1, decides the fallback at every level.
+    let (_, _, share) = cluster_stats(&painting[3], &membership_maps(&ms, sh, sw, (sh, sw)));
+    let (mut content, mut style) = (StyleCode { means: vec![], stds: vec![] }, StyleCode { means: vec![], stds: vec![] });
+    for l in 0..STYLE_TAPS.len() {
+        let photo_maps = membership_maps(&mp, ph, pw, grid(&photo[l]));
+        let paint_maps = membership_maps(&ms, sh, sw, grid(&painting[l]));
+        let (gm, gs) = mean_std(&painting[l]);
+        let (sm, ss, _) = cluster_stats(&painting[l], &paint_maps);
+        let (sm, ss) = (with_fallback(&sm, &share, &gm, cfg.min_share), with_fallback(&ss, &share, &gs, cfg.min_share));
+        let (cm, cs, _) = cluster_stats(&photo[l], &photo_maps);
+        style.means.push(mix(&photo_maps, &sm));
+        style.stds.push(mix(&photo_maps, &ss));
+        content.means.push(mix(&photo_maps, &cm));
+        content.stds.push(mix(&photo_maps, &cs));
+    }
+    SemanticMaps { content, style, photo_memberships: membership_maps(&mp, ph, pw, (ph, pw)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn f(v: &[f32], shape: &[i64]) -> Tensor {
+        Tensor::from_slice(v).view(shape)
+    }
+
+    #[test]
+    fn kmeans_finds_two_obvious_groups() {
+        let x = f(&[0.0, 0.0, 0.1, 0.0, 0.0, 0.1, 5.0, 5.0, 5.1, 5.0, 5.0, 5.1], &[6, 2]);
+        let c = kmeans(&x, 2, 10, 0);
+        let m = memberships(&x, &c, 0.05);
+        let a = m.argmax(1, false);
+        let a: Vec<i64> = Vec::try_from(a).unwrap();
+        assert!(a[0] == a[1] && a[1] == a[2] && a[3] == a[4] && a[4] == a[5] && a[0] != a[3], "{a:?}");
+    }
+
+    #[test]
+    fn memberships_sum_to_one_at_every_resolution() {
+        tch::manual_seed(1);
+        let x = Tensor::randn([48, 8], (Kind::Float, Device::Cpu));
+        let c = kmeans(&x, 3, 5, 0);
+        let m = memberships(&x, &c, 0.5);
+        assert!((m.sum_dim_intlist(1, false, Kind::Float) - 1.0).abs().max().double_value(&[]) < 1e-5);
+        let maps = membership_maps(&m, 6, 8, (24, 32));
+        assert_eq!(maps.size(), [1, 3, 24, 32]);
+        assert!((maps.sum_dim_intlist(1, false, Kind::Float) - 1.0).abs().max().double_value(&[]) < 1e-5);
+    }
+
+    #[test]
+    fn cluster_stats_and_mix_by_hand() {
+        // One channel over 4 positions: 1, 3 in cluster 0; 10, 20 in cluster 1 (hard memberships).
+        let feat = f(&[1.0, 3.0, 10.0, 20.0], &[1, 1, 2, 2]);
+        let m = f(&[1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0], &[1, 2, 2, 2]);
+        let (mean, std, share) = cluster_stats(&feat, &m);
+        assert!((mean.double_value(&[0, 0]) - 2.0).abs() < 1e-5 && (mean.double_value(&[1, 0]) - 15.0).abs() < 1e-5);
+        assert!((std.double_value(&[0, 0]) - (1.0f64 + EPS).sqrt()).abs() < 1e-4 && (std.double_value(&[1, 0]) - (25.0f64 + EPS).sqrt()).abs() < 1e-4);
+        assert!((share.double_value(&[0]) - 0.5).abs() < 1e-6);
+        // Mixed back: each position gets its cluster's mean.
+        let map = mix(&m, &mean);
+        assert_eq!(Vec::<f32>::try_from(map.flatten(0, -1)).unwrap(), vec![2.0, 2.0, 15.0, 15.0]);
+        // A thin cluster falls back to the global value.
+        let fb = with_fallback(&mean, &f(&[0.5, 0.01], &[2]), &f(&[7.0], &[1, 1, 1, 1]), 0.03);
+        assert_eq!(Vec::<f32>::try_from(fb.flatten(0, -1)).unwrap(), vec![2.0, 7.0]);
+    }
+
+    #[test]
+    fn one_cluster_gives_the_global_statistics_everywhere() {
+        tch::manual_seed(2);
+        let feat = Tensor::rand([1, 4, 6, 5], (Kind::Float, Device::Cpu)) * 10.0;
+        let m = Tensor::ones([1, 1, 6, 5], (Kind::Float, Device::Cpu));
+        let (mean, std, _) = cluster_stats(&feat, &m);
+        let (gm, gs) = crate::adain::mean_std(&feat);
+        assert!((mean.reshape([1, 4, 1, 1]) - gm).abs().max().double_value(&[]) < 1e-4);
+        assert!((std.reshape([1, 4, 1, 1]) - gs).abs().max().double_value(&[]) < 1e-3);
+    }
+}
