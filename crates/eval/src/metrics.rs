@@ -1,4 +1,5 @@
 use serde::Serialize;
+use stylize_model::semantic::{cluster_stats, CoClusters, SemanticConfig};
 use stylize_model::style::{StyleCode, STYLE_TAPS};
 use stylize_model::{Tap, Vgg16};
 use tch::{Kind, Tensor};
@@ -88,6 +89,40 @@ pub fn feature_frechet(a: &Tensor, b: &Tensor, tap: Tap) -> f64 {
     frechet_distance(&m1, &s1, &m2, &s2) / (a.size()[1] as f64 * stylize_model::losses::feature_scale(tap).powi(2))
 }
 
+/// Region-aware style distance: with photo and painting co-clustered into regions (as
+/// `stylize run --semantic` does), the `stat_distance` between the output's statistics over
+/// each photo region and the painting's over its matching region, at every level of `out` and
+/// `painting` (the same taps), averaged over regions by the photo's share. Regions with under
+/// `min_share` of the painting are left out, as semantic transfer gives them the global
+/// statistics. The output must have the photo's size.
+pub fn region_distance(out: &[Tensor], painting: &[Tensor], clusters: &CoClusters, min_share: f64) -> f64 {
+    let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
+    let k = clusters.photo.size()[1];
+    let mut per_region = vec![0.0; k as usize];
+    let mut photo_share = Tensor::zeros([k], (Kind::Float, out[0].device()));
+    for (o, s) in out.iter().zip(painting) {
+        let (om, os, share) = cluster_stats(o, &clusters.photo_at(grid(o)));
+        let (sm, ss, _) = cluster_stats(s, &clusters.painting_at(grid(s)));
+        let num = (&om - &sm).square().sum_dim_intlist(1, false, Kind::Double) + (&os - &ss).square().sum_dim_intlist(1, false, Kind::Double);
+        let den = sm.square().sum_dim_intlist(1, false, Kind::Double) + ss.square().sum_dim_intlist(1, false, Kind::Double);
+        let ratio: Vec<f64> = Vec::try_from(num / den.clamp_min(1e-12)).expect("k values");
+        for (acc, r) in per_region.iter_mut().zip(ratio) {
+            *acc += r / out.len() as f64;
+        }
+        photo_share = share;
+    }
+    let photo_share: Vec<f64> = Vec::try_from(photo_share.to_kind(Kind::Double)).expect("k values");
+    let painting_share: Vec<f64> = Vec::try_from(clusters.painting_share.to_kind(Kind::Double)).expect("k values");
+    let (mut sum, mut weight) = (0.0, 0.0);
+    for ((d, w), ps) in per_region.iter().zip(&photo_share).zip(&painting_share) {
+        if *ps >= min_share {
+            sum += d * w;
+            weight += w;
+        }
+    }
+    if weight > 0.0 { sum / weight } else { f64::NAN }
+}
+
 /// `feature_frechet` between two sets of images pooled: every spatial position of every
 /// image's feature map (1,C,H,W) is one sample of its set's Gaussian. How far a model's outputs
 /// are, as a body of work, from an artist's paintings.
@@ -112,6 +147,8 @@ pub struct Scores {
     pub style_gram: f64,
     /// `feature_frechet` at relu3_1 and relu4_1, averaged.
     pub style_frechet: f64,
+    /// `region_distance` over relu1_1..relu4_1 (regions as `--semantic` finds them).
+    pub style_region: f64,
 }
 
 impl Scores {
@@ -125,6 +162,7 @@ impl Scores {
             style_stats: avg(|s| s.style_stats),
             style_gram: avg(|s| s.style_gram),
             style_frechet: avg(|s| s.style_frechet),
+            style_region: avg(|s| s.style_region),
         }
     }
 
@@ -174,11 +212,14 @@ pub fn score(vgg: &Vgg16, stlpips: &StLpips, out: &Tensor, photo: &Tensor, paint
     let st_lpips = stlpips.distance(out, photo)?;
     Ok(tch::no_grad(|| {
         let fo = vgg.features(out, &STYLE_TAPS);
-        let fp = vgg.features(photo, &CONTENT_TAPS);
-        let fs = vgg.features(painting, &STYLE_TAPS);
+        let fp = vgg.features(photo, &[CONTENT_TAPS[0], CONTENT_TAPS[1], Tap::Relu5_1]);
+        let fs = vgg.features(painting, &[STYLE_TAPS[0], STYLE_TAPS[1], STYLE_TAPS[2], STYLE_TAPS[3], Tap::Relu5_1]);
         let frechet = CONTENT_TAPS.iter().enumerate().map(|(i, &tap)| feature_frechet(&fo[2 + i], &fs[2 + i], tap)).sum::<f64>() / 2.0;
+        let cfg = SemanticConfig::default();
+        let clusters = CoClusters::new([&fp[1], &fp[2]], 0, [&fs[3], &fs[4]], &cfg);
         Scores {
-            content: content_distance(&fo[2..], &fp),
+            style_region: region_distance(&fo, &fs[..4], &clusters, cfg.min_share),
+            content: content_distance(&fo[2..], &fp[..2]),
             st_lpips,
             style_stats: stat_distance(&StyleCode::from_features(&fo), &StyleCode::from_features(&fs)),
             style_gram: gram_distance(&fo, &fs),
@@ -229,6 +270,23 @@ mod tests {
         let whole = feature_frechet(&a, &b, Tap::Relu3_1);
         assert!((pooled_frechet(&halves, &[b.shallow_clone()], Tap::Relu3_1) - whole).abs() < 1e-9 * whole.max(1.0));
         assert!(pooled_frechet(&halves, &[a.shallow_clone()], Tap::Relu3_1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn region_distance_sees_regions_that_global_statistics_mix() {
+        // Painting: left half 0, right half 10 (one channel); photo regions: the same halves.
+        let left_right = |a: f32, b: f32| Tensor::from_slice(&[a, a, b, b, a, a, b, b]).view([1, 1, 2, 4]);
+        let painting = left_right(0.0, 10.0);
+        let m = Tensor::from_slice(&[1.0f32, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]).view([1, 2, 2, 4]);
+        let clusters = CoClusters { photo: m.shallow_clone(), painting: m, painting_share: Tensor::from_slice(&[0.5f32, 0.5]) };
+        // An output with the regions in place matches; one with them swapped has the same
+        // global statistics but is far in every region.
+        let same = region_distance(&[left_right(0.0, 10.0)], &[painting.shallow_clone()], &clusters, 0.03);
+        let swapped = region_distance(&[left_right(10.0, 0.0)], &[painting.shallow_clone()], &clusters, 0.03);
+        assert!(same < 1e-9, "{same}");
+        assert!(swapped > 0.5, "{swapped}");
+        let global = stat_distance(&StyleCode::from_features(&[left_right(10.0, 0.0)]), &StyleCode::from_features(&[painting]));
+        assert!(global < 1e-9, "the global statistics cannot tell: {global}");
     }
 
     #[test]

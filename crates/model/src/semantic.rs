@@ -111,8 +111,7 @@ pub fn memberships(x: &Tensor, centres: &Tensor, temperature: f64) -> Tensor {
 /// to `size`.
 pub fn membership_maps(m: &Tensor, h: i64, w: i64, size: (i64, i64)) -> Tensor {
     let k = m.size()[1];
-    let maps = m.tr().reshape([1, k, h, w]);
-    if (h, w) == size { maps } else { maps.upsample_bilinear2d([size.0, size.1], false, None, None) }
+    resize_maps(&m.tr().reshape([1, k, h, w]), size)
 }
 
 /// Membership-weighted mean and std of a feature map `f` (1,C,H,W) in each cluster of `m`
@@ -145,6 +144,53 @@ pub fn with_fallback(stats: &Tensor, share: &Tensor, global: &Tensor, min_share:
     global.reshape([1, -1]).expand_as(stats).where_self(&thin, stats)
 }
 
+/// Photo and painting co-clustered: each one's soft memberships as maps (1,k,h,w) at its
+/// relu4_1 resolution (they sum to 1 at every position), and the painting's share of each
+/// region (k).
+pub struct CoClusters {
+    pub photo: Tensor,
+    pub painting: Tensor,
+    pub painting_share: Tensor,
+}
+
+impl CoClusters {
+    /// Clusters the photo (relu4_1 and relu5_1, with a reflection margin of `photo_margin`
+    /// pixels that is left out of the clustering but gets memberships) together with the
+    /// painting (relu4_1 and relu5_1, margin already cut).
+    pub fn new(photo: [&Tensor; 2], photo_margin: i64, painting: [&Tensor; 2], cfg: &SemanticConfig) -> Self {
+        let zp = cluster_features(photo[0], photo[1]);
+        let zs = cluster_features(painting[0], painting[1]);
+        let (ph, pw) = (photo[0].size()[2], photo[0].size()[3]);
+        let inner = cut_margin(&Tensor::arange(ph * pw, (Kind::Int64, photo[0].device())).reshape([1, 1, ph, pw]), photo_margin / 8).flatten(0, -1);
+        let centres = kmeans(&Tensor::cat(&[zp.index_select(0, &inner), zs.shallow_clone()], 0), cfg.clusters, cfg.iterations, cfg.seed);
+        let (sh, sw) = (painting[0].size()[2], painting[0].size()[3]);
+        let painting = membership_maps(&memberships(&zs, &centres, cfg.temperature), sh, sw, (sh, sw));
+        let painting_share = painting.mean_dim(&[0i64, 2, 3][..], false, Kind::Float);
+        CoClusters { photo: membership_maps(&memberships(&zp, &centres, cfg.temperature), ph, pw, (ph, pw)), painting, painting_share }
+    }
+
+    /// The photo's memberships resized to `size` (h, w).
+    pub fn photo_at(&self, size: (i64, i64)) -> Tensor {
+        resize_maps(&self.photo, size)
+    }
+
+    /// The painting's memberships resized to `size` (h, w).
+    pub fn painting_at(&self, size: (i64, i64)) -> Tensor {
+        resize_maps(&self.painting, size)
+    }
+}
+
+/// Membership maps (1,k,h,w) resized bilinearly (so they still sum to 1).
+fn resize_maps(m: &Tensor, size: (i64, i64)) -> Tensor {
+    if (m.size()[2], m.size()[3]) == size { m.shallow_clone() } else { m.upsample_bilinear2d([size.0, size.1], false, None, None) }
+}
+
+/// The painting's features at STYLE_TAPS and relu5_1 without a reflection margin of
+/// `margin` pixels.
+pub fn cut_painting_margin(painting: &[Tensor], margin: i64) -> Vec<Tensor> {
+    painting.iter().enumerate().map(|(l, f)| cut_margin(f, margin >> l.min(4))).collect()
+}
+
 /// The per-position statistics of semantic transfer at STYLE_TAPS, for a photo and a
 /// painting whose features are given at STYLE_TAPS followed by relu5_1 (five maps each):
 /// `content` holds the photo's own statistics per region (what AdaIN normalises with), `style`
@@ -152,43 +198,32 @@ pub fn with_fallback(stats: &Tensor, share: &Tensor, global: &Tensor, min_share:
 pub struct SemanticMaps {
     pub content: StyleCode,
     pub style: StyleCode,
-    /// The photo's memberships (1,k,h,w) at relu4_1's resolution (for reports and tests).
-    pub photo_memberships: Tensor,
 }
 
-///
 /// Both images come with a reflection margin of `photo_margin` and `painting_margin` pixels
 /// (VGG16's zero padding makes an image's outer ring a "region" of its own; in the margin, it
 /// falls outside the image). The painting's margin is cut from its features; the photo's is
 /// left out of the clustering but gets memberships, since the decoder paints it too.
 pub fn semantic_maps(photo: &[Tensor], photo_margin: i64, painting: &[Tensor], painting_margin: i64, cfg: &SemanticConfig) -> SemanticMaps {
     assert!(photo.len() == 5 && painting.len() == 5, "STYLE_TAPS and relu5_1 for both images");
-    let painting: Vec<Tensor> = painting.iter().enumerate().map(|(l, f)| cut_margin(f, painting_margin >> l.min(4))).collect();
-    let zp = cluster_features(&photo[3], &photo[4]);
-    let zs = cluster_features(&painting[3], &painting[4]);
-    // The photo's rows inside its margin, for the clustering.
-    let (ph, pw) = (photo[3].size()[2], photo[3].size()[3]);
-    let inner = cut_margin(&Tensor::arange(ph * pw, (Kind::Int64, photo[3].device())).reshape([1, 1, ph, pw]), photo_margin / 8).flatten(0, -1);
-    let centres = kmeans(&Tensor::cat(&[zp.index_select(0, &inner), zs.shallow_clone()], 0), cfg.clusters, cfg.iterations, cfg.seed);
-    let (mp, ms) = (memberships(&zp, &centres, cfg.temperature), memberships(&zs, &centres, cfg.temperature));
+    let painting = cut_painting_margin(painting, painting_margin);
+    let clusters = CoClusters::new([&photo[3], &photo[4]], photo_margin, [&painting[3], &painting[4]], cfg);
     let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
-    let (sh, sw) = grid(&painting[3]);
-    // The painting's share of each cluster, at relu4_1, decides the fallback at every level.
-    let (_, _, share) = cluster_stats(&painting[3], &membership_maps(&ms, sh, sw, (sh, sw)));
     let (mut content, mut style) = (StyleCode { means: vec![], stds: vec![] }, StyleCode { means: vec![], stds: vec![] });
     for l in 0..STYLE_TAPS.len() {
-        let photo_maps = membership_maps(&mp, ph, pw, grid(&photo[l]));
-        let paint_maps = membership_maps(&ms, sh, sw, grid(&painting[l]));
+        let photo_maps = clusters.photo_at(grid(&photo[l]));
         let (gm, gs) = mean_std(&painting[l]);
-        let (sm, ss, _) = cluster_stats(&painting[l], &paint_maps);
-        let (sm, ss) = (with_fallback(&sm, &share, &gm, cfg.min_share), with_fallback(&ss, &share, &gs, cfg.min_share));
+        let (sm, ss, _) = cluster_stats(&painting[l], &clusters.painting_at(grid(&painting[l])));
+        // The painting's share at relu4_1 decides the fallback at every level.
+        let share = &clusters.painting_share;
+        let (sm, ss) = (with_fallback(&sm, share, &gm, cfg.min_share), with_fallback(&ss, share, &gs, cfg.min_share));
         let (cm, cs, _) = cluster_stats(&photo[l], &photo_maps);
         style.means.push(mix(&photo_maps, &sm));
         style.stds.push(mix(&photo_maps, &ss));
         content.means.push(mix(&photo_maps, &cm));
         content.stds.push(mix(&photo_maps, &cs));
     }
-    SemanticMaps { content, style, photo_memberships: membership_maps(&mp, ph, pw, (ph, pw)) }
+    SemanticMaps { content, style }
 }
 
 #[cfg(test)]

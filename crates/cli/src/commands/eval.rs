@@ -10,6 +10,7 @@ use stylize_eval::metrics::score;
 use stylize_eval::{Reconstruction, Scores, StLpips};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
+use stylize_model::semantic::SemanticConfig;
 use stylize_model::{load_network, StyleCode, Vgg16};
 use stylize_train::data::list_images;
 use stylize_train::trainer::to_image;
@@ -50,6 +51,9 @@ pub struct Args {
     /// Also run Gatys optimisation on the first N scored pairs (slow: about a minute each)
     #[arg(long, default_value_t = 0)]
     gatys: usize,
+    /// Also the first model with semantic transfer into K regions (`stylize run --semantic K`)
+    #[arg(long, num_args = 0..=1, default_missing_value = "3", value_name = "K")]
+    semantic: Option<usize>,
     /// Optimisation steps for the Gatys baseline
     #[arg(long, default_value_t = 200)]
     gatys_steps: usize,
@@ -160,6 +164,14 @@ pub fn run(args: Args) -> Result<()> {
         };
         methods.push((label.clone(), Box::new(f), pairs.len()));
     }
+    if let Some(k) = args.semantic {
+        let cfg = SemanticConfig { clusters: k, ..Default::default() };
+        let (xs, ss) = (&xs, &ss);
+        let f = move |i: usize, j: usize| -> Result<Tensor> {
+            generator.stylize_semantic(&xs[i], &ss[j], &cfg, 1.0).ok_or_else(|| BadInput(format!("--semantic: the {} kind has no semantic mode", info.kind)).into())
+        };
+        methods.push((format!("{} --semantic {k}", models[0].0), Box::new(f), pairs.len()));
+    }
     methods.push((
         format!("{} --preserve-color", models[0].0),
         Box::new(|i, j| {
@@ -205,8 +217,8 @@ pub fn run(args: Args) -> Result<()> {
         }
         let mean = Scores::mean(&scored.iter().map(|p| p.scores).collect::<Vec<_>>());
         eprintln!(
-            "{method:<34} content {:.3}  st-lpips {:.3}  stats {:.3}  gram {:.3}  frechet {:.3}  ({} pairs)",
-            mean.content, mean.st_lpips, mean.style_stats, mean.style_gram, mean.style_frechet, scored.len()
+            "{method:<34} content {:.3}  st-lpips {:.3}  stats {:.3}  gram {:.3}  frechet {:.3}  regions {:.3}  ({} pairs)",
+            mean.content, mean.st_lpips, mean.style_stats, mean.style_gram, mean.style_frechet, mean.style_region, scored.len()
         );
         let n = scored.len().max(1) as f64;
         results.push(MethodResult { method: method.clone(), mean, artfid_shaped: mean.artfid_shaped(), seconds_per_image: seconds / n, pairs: scored });
@@ -260,10 +272,13 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// A column label for the methods sheet: the model's name for a model row ("stylize NAME
-/// (kind)"), "preserved" for the colour-preserving variant, else the method's first word.
+/// (kind)"), "preserved" for the colour-preserving variant, "semantic" for semantic transfer, else the method's first word.
 fn short_label(method: &str) -> String {
     if method.contains("preserve") {
         return "preserved".into();
+    }
+    if method.contains("--semantic") {
+        return "semantic".into();
     }
     let mut words = method.split(' ');
     match (words.next(), words.next()) {
@@ -275,13 +290,13 @@ fn short_label(method: &str) -> String {
 fn markdown(results: &[MethodResult], model_dir: &Path, steps: u64, photos: usize, paintings: usize, pairs: usize, size: u32) -> String {
     let mut md = format!(
         "Model: {} ({steps} steps); {photos} photos x {paintings} paintings, {pairs} pairs scored, at {size} px.\n\n\
-         | method | pairs | content distance (lower: closer to the photo) | ST-LPIPS to the photo (lower: closer) | style: mean/std | style: Gram | style: Frechet relu3_1/4_1 | ArtFID-shaped (1+content)(1+Frechet) | seconds/image |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+         | method | pairs | content distance (lower: closer to the photo) | ST-LPIPS to the photo (lower: closer) | style: mean/std | style: Gram | style: Frechet relu3_1/4_1 | style: regions (mean/std per matched region) | ArtFID-shaped (1+content)(1+Frechet) | seconds/image |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
         model_dir.display()
     );
     for r in results {
         md += &format!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
             r.method,
             r.pairs.len(),
             r.mean.content,
@@ -289,6 +304,7 @@ fn markdown(results: &[MethodResult], model_dir: &Path, steps: u64, photos: usiz
             r.mean.style_stats,
             r.mean.style_gram,
             r.mean.style_frechet,
+            r.mean.style_region,
             r.artfid_shaped,
             r.seconds_per_image
         );
