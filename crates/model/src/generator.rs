@@ -8,9 +8,12 @@ use tch::{nn, Device, Tensor};
 
 use crate::adain::{adain, adain_given, blend};
 use crate::decoder::SKIP_TAPS;
-use crate::semantic::{semantic_maps, SemanticConfig};
+use crate::semantic::{cut_painting_margin, semantic_maps, SemanticConfig, SemanticStyle};
 use crate::style::STYLE_TAPS;
 use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Tap, Vgg16};
+
+/// The taps semantic transfer reads: STYLE_TAPS, then relu5_1 for the clustering.
+const SEMANTIC_TAPS: [Tap; 5] = [STYLE_TAPS[0], STYLE_TAPS[1], STYLE_TAPS[2], STYLE_TAPS[3], Tap::Relu5_1];
 
 pub struct Generator {
     pub vs: nn::VarStore,
@@ -80,19 +83,27 @@ impl Generator {
         })
     }
 
-    /// `stylize` with semantic transfer from `painting` (1,3,H,W; see [`crate::semantic`]):
-    /// each region of the photo takes the statistics of the painting's matching region, in
-    /// AdaIN, the content skips and the decoder's stages. One cluster is the plain `stylize`.
-    pub fn stylize_semantic(&self, vgg: &Vgg16, rgb: &Tensor, painting: &Tensor, cfg: &SemanticConfig, strength: f64) -> Tensor {
+    /// A painting (1,3,H,W) for [`Generator::stylize_semantic`]: its VGG16 features computed
+    /// with the photos' reflection margin, which is then cut off.
+    pub fn semantic_style(vgg: &Vgg16, painting: &Tensor) -> SemanticStyle {
+        tch::no_grad(|| {
+            let (s, p) = Self::pad(painting);
+            let features = cut_painting_margin(&vgg.features(&s, &SEMANTIC_TAPS), p.margin as i64);
+            SemanticStyle { features, code: StyleCode::from_images(vgg, painting) }
+        })
+    }
+
+    /// `stylize` with semantic transfer (see [`crate::semantic`]): each region of the photo
+    /// takes the statistics of the painting's matching region, in AdaIN, the content skips and
+    /// the decoder's stages. One cluster is the plain `stylize`.
+    pub fn stylize_semantic(&self, vgg: &Vgg16, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64) -> Tensor {
         if cfg.clusters <= 1 {
-            return self.stylize(vgg, rgb, &StyleCode::from_images(vgg, painting), strength);
+            return self.stylize(vgg, rgb, &style.code, strength);
         }
         tch::no_grad(|| {
             let (x, p) = Self::pad(rgb);
-            let (s, sp) = Self::pad(painting);
-            let taps = [STYLE_TAPS[0], STYLE_TAPS[1], STYLE_TAPS[2], STYLE_TAPS[3], Tap::Relu5_1];
-            let (feats, paint) = (vgg.features(&x, &taps), vgg.features(&s, &taps));
-            let maps = semantic_maps(&feats, p.margin as i64, &paint, sp.margin as i64, cfg);
+            let feats = vgg.features(&x, &SEMANTIC_TAPS);
+            let maps = semantic_maps(&feats, p.margin as i64, &style.features, cfg);
             let styled = |l: usize| adain_given(&feats[l], &maps.content.means[l], &maps.content.stds[l], &maps.style.means[l], &maps.style.stds[l]);
             let target = blend(&feats[3], &styled(3), strength);
             let skips: Vec<Tensor> = if self.decoder.has_skips() { SKIP_TAPS.iter().map(|&l| blend(&feats[l], &styled(l), strength)).collect() } else { Vec::new() };

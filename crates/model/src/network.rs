@@ -9,7 +9,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::fast::FastNet;
 use crate::model_dir::ModelKind;
-use crate::semantic::SemanticConfig;
+use crate::semantic::{SemanticConfig, SemanticStyle};
 use crate::tiling::{stylize_tiled, stylize_tiled_fast, TileConfig, FAST_HALO};
 use crate::{Generator, StyleCode, Vgg16};
 
@@ -30,11 +30,17 @@ pub trait StyleNetwork {
     /// core side in pixels (a multiple of 8); `progress(done, total)` counts tile passes.
     fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8>;
 
-    /// `stylize` with semantic transfer from `painting` (1,3,H,W in 0..1): regions of the
-    /// photo take the statistics of the painting's matching regions ([`crate::semantic`]).
+    /// A painting (1,3,H,W in 0..1) prepared for semantic transfer ([`crate::semantic`]), or
     /// `None` for a kind that has no semantic mode.
-    fn stylize_semantic(&self, _rgb: &Tensor, _painting: &Tensor, _cfg: &SemanticConfig, _strength: f64) -> Option<Tensor> {
+    fn semantic_style(&self, _painting: &Tensor) -> Option<SemanticStyle> {
         None
+    }
+
+    /// `stylize` with semantic transfer: regions of the photo take the statistics of the
+    /// painting's matching regions. Kinds without a semantic mode make no `SemanticStyle`;
+    /// given one, they paint with its global code.
+    fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, _cfg: &SemanticConfig, strength: f64) -> Tensor {
+        self.stylize(rgb, &style.code, strength)
     }
 }
 
@@ -66,8 +72,12 @@ impl StyleNetwork for VggNetwork {
         stylize_tiled(&self.generator, &self.vgg, pixels, width, height, style, strength, &cfg, progress)
     }
 
-    fn stylize_semantic(&self, rgb: &Tensor, painting: &Tensor, cfg: &SemanticConfig, strength: f64) -> Option<Tensor> {
-        Some(self.generator.stylize_semantic(&self.vgg, rgb, painting, cfg, strength))
+    fn semantic_style(&self, painting: &Tensor) -> Option<SemanticStyle> {
+        Some(Generator::semantic_style(&self.vgg, painting))
+    }
+
+    fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64) -> Tensor {
+        self.generator.stylize_semantic(&self.vgg, rgb, style, cfg, strength)
     }
 }
 

@@ -191,6 +191,14 @@ pub fn cut_painting_margin(painting: &[Tensor], margin: i64) -> Vec<Tensor> {
     painting.iter().enumerate().map(|(l, f)| cut_margin(f, margin >> l.min(4))).collect()
 }
 
+/// A painting ready for semantic transfer, made once per painting: its features at
+/// STYLE_TAPS and relu5_1 (without the reflection margin they were computed with), and its
+/// global style code (what one region uses).
+pub struct SemanticStyle {
+    pub features: Vec<Tensor>,
+    pub code: StyleCode,
+}
+
 /// The per-position statistics of semantic transfer at STYLE_TAPS, for a photo and a
 /// painting whose features are given at STYLE_TAPS followed by relu5_1 (five maps each):
 /// `content` holds the photo's own statistics per region (what AdaIN normalises with), `style`
@@ -200,13 +208,12 @@ pub struct SemanticMaps {
     pub style: StyleCode,
 }
 
-/// Both images come with a reflection margin of `photo_margin` and `painting_margin` pixels
-/// (VGG16's zero padding makes an image's outer ring a "region" of its own; in the margin, it
-/// falls outside the image). The painting's margin is cut from its features; the photo's is
-/// left out of the clustering but gets memberships, since the decoder paints it too.
-pub fn semantic_maps(photo: &[Tensor], photo_margin: i64, painting: &[Tensor], painting_margin: i64, cfg: &SemanticConfig) -> SemanticMaps {
+/// The photo comes with a reflection margin of `photo_margin` pixels (VGG16's zero padding
+/// makes an image's outer ring a "region" of its own; in the margin, it falls outside the
+/// image): it is left out of the clustering but gets memberships, since the decoder paints it
+/// too. The painting's features come without theirs ([`SemanticStyle`]).
+pub fn semantic_maps(photo: &[Tensor], photo_margin: i64, painting: &[Tensor], cfg: &SemanticConfig) -> SemanticMaps {
     assert!(photo.len() == 5 && painting.len() == 5, "STYLE_TAPS and relu5_1 for both images");
-    let painting = cut_painting_margin(painting, painting_margin);
     let clusters = CoClusters::new([&photo[3], &photo[4]], photo_margin, [&painting[3], &painting[4]], cfg);
     let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
     let (mut content, mut style) = (StyleCode { means: vec![], stds: vec![] }, StyleCode { means: vec![], stds: vec![] });

@@ -8,7 +8,7 @@ mod guard;
 use stylize_io::RgbImage;
 use stylize_model::convert::{rgb8_to_tensor, tensor_to_rgb8};
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
-use stylize_model::semantic::SemanticConfig;
+use stylize_model::semantic::{SemanticConfig, SemanticStyle};
 use stylize_model::{with_precision, Precision, StyleCode, StyleNetwork, Vgg16};
 pub use stylize_io::{SizeError, Sizing};
 use tch::{Device, Tensor};
@@ -72,9 +72,9 @@ impl Default for Options {
 pub enum Style {
     Code(StyleCode),
     Grams(Vec<Tensor>),
-    /// Semantic transfer from one painting: its regions are matched to each photo's, so the
-    /// painting itself is kept (already sized by [`fit`]).
-    Semantic { painting: Tensor, cfg: SemanticConfig },
+    /// Semantic transfer from one painting: its regions are matched to each photo's, so its
+    /// features are kept, not only its statistics.
+    Semantic { style: SemanticStyle, cfg: SemanticConfig },
 }
 
 /// The loaded networks. Not `Sync` (tch tensors are not): a server gives each worker its own.
@@ -127,8 +127,10 @@ impl Stylizer {
     pub fn semantic_style(&self, painting: &RgbImage, cfg: SemanticConfig) -> Result<Style, PipelineError> {
         check(painting)?;
         match &self.method {
-            Method::Model(net) if net.kind() == stylize_model::ModelKind::Vgg => Ok(Style::Semantic { painting: self.tensor(painting), cfg }),
-            Method::Model(net) => Err(PipelineError::Unsupported(format!("semantic transfer needs the VGG16 model; the {} kind has no semantic mode yet", net.kind()))),
+            Method::Model(net) => match guard::guarded(|| net.semantic_style(&self.tensor(painting)))? {
+                Some(style) => Ok(Style::Semantic { style, cfg }),
+                None => Err(PipelineError::Unsupported(format!("semantic transfer needs the VGG16 model; the {} kind has no semantic mode yet", net.kind()))),
+            },
             Method::Optimize { .. } => Err(PipelineError::Unsupported("semantic transfer is for the trained model, not --method optimize".into())),
         }
     }
@@ -164,7 +166,7 @@ impl Stylizer {
                     to_image(&net.stylize(&self.tensor(photo), code, opts.strength))
                 }
             }
-            (Method::Model(net), Style::Semantic { painting, cfg }) => {
+            (Method::Model(net), Style::Semantic { style, cfg }) => {
                 if needs_tiles(w, h, opts.tile) {
                     return Err(PipelineError::Unsupported(format!(
                         "semantic transfer does not work in tiles yet: {w}x{h} needs tiles of {} px (use --max-size {} or less)",
@@ -172,8 +174,7 @@ impl Stylizer {
                         2 * opts.tile
                     )));
                 }
-                let out = net.stylize_semantic(&self.tensor(photo), painting, cfg, opts.strength);
-                to_image(&out.ok_or_else(|| PipelineError::Unsupported("this model has no semantic mode".into()))?)
+                to_image(&net.stylize_semantic(&self.tensor(photo), style, cfg, opts.strength))
             }
             (Method::Optimize { vgg, steps }, Style::Grams(grams)) => {
                 let cfg = OptimizeConfig { steps: *steps, ..Default::default() };

@@ -166,10 +166,10 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(k) = args.semantic {
         let cfg = SemanticConfig { clusters: k, ..Default::default() };
-        let (xs, ss) = (&xs, &ss);
-        let f = move |i: usize, j: usize| -> Result<Tensor> {
-            generator.stylize_semantic(&xs[i], &ss[j], &cfg, 1.0).ok_or_else(|| BadInput(format!("--semantic: the {} kind has no semantic mode", info.kind)).into())
-        };
+        let styles = ss.iter().map(|s| generator.semantic_style(s)).collect::<Option<Vec<_>>>();
+        let styles = styles.ok_or_else(|| BadInput(format!("--semantic: the {} kind has no semantic mode", info.kind)))?;
+        let xs = &xs;
+        let f = move |i: usize, j: usize| -> Result<Tensor> { Ok(generator.stylize_semantic(&xs[i], &styles[j], &cfg, 1.0)) };
         methods.push((format!("{} --semantic {k}", models[0].0), Box::new(f), pairs.len()));
     }
     methods.push((
