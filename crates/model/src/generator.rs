@@ -104,11 +104,21 @@ impl Generator {
             let (x, p) = Self::pad(rgb);
             let feats = vgg.features(&x, &SEMANTIC_TAPS);
             let maps = semantic_maps(&feats, p.margin as i64, &style.features, cfg);
-            let styled = |l: usize| adain_given(&feats[l], &maps.content.means[l], &maps.content.stds[l], &maps.style.means[l], &maps.style.stds[l]);
+            let styled = |l: usize| {
+                let ((cm, cs), (sm, ss)) = (&maps.content[l], &maps.style[l]);
+                adain_given(&feats[l], &maps.spread(l, cm), &maps.spread(l, cs), &maps.spread(l, sm), &maps.spread(l, ss))
+            };
             let target = blend(&feats[3], &styled(3), strength);
             let skips: Vec<Tensor> = if self.decoder.has_skips() { SKIP_TAPS.iter().map(|&l| blend(&feats[l], &styled(l), strength)).collect() } else { Vec::new() };
+            // The decoder's stages take each region's statistics blended with the photo's own
+            // by strength, as `stylize` blends the global ones.
             let own = StyleCode::from_features(&feats[..4]);
-            let out = self.decode(&target, &StyleCode::blend(&own, &maps.style, strength), &skips);
+            let at = |l: usize, region: &Tensor, own: &Tensor| maps.spread(l, &(region * strength + own.reshape([1, -1]) * (1.0 - strength)));
+            let stats = StyleCode {
+                means: (0..4).map(|l| at(l, &maps.style[l].0, &own.means[l])).collect(),
+                stds: (0..4).map(|l| at(l, &maps.style[l].1, &own.stds[l])).collect(),
+            };
+            let out = self.decode(&target, &stats, &skips);
             p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
         })
     }

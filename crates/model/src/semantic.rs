@@ -82,16 +82,29 @@ pub fn kmeans(x: &Tensor, k: usize, iterations: usize, seed: u64) -> Tensor {
         centres.push(x.get(d.argmax(0, false).int64_value(&[])));
     }
     let mut c = Tensor::stack(&centres, 0);
+    let mut last: Option<Tensor> = None;
     for _ in 0..iterations {
-        let assign = sq_dist(&x, &c).argmin(1, false);
+        let assign = nearest(&x, &c);
+        // Converged: the same assignment gives the same centres.
+        if last.as_ref().is_some_and(|l| l.equal(&assign)) {
+            break;
+        }
         let onehot = assign.one_hot(k as i64).to_kind(Kind::Float); // (N, k)
         let counts = onehot.sum_dim_intlist(0, false, Kind::Float); // (k)
         let sums = onehot.tr().matmul(&x); // (k, D)
         // An empty cluster keeps its centre.
         let empty = counts.eq(0.0).unsqueeze(1);
         c = (sums / counts.clamp_min(1.0).unsqueeze(1)).where_self(&empty.logical_not(), &c);
+        last = Some(assign);
     }
     c
+}
+
+/// Each row's nearest centre (N): argmin over centres of |c|^2 - 2 x.c, the squared distance
+/// less |x|^2, which is the same for every centre.
+fn nearest(x: &Tensor, c: &Tensor) -> Tensor {
+    let c2 = c.square().sum_dim_intlist(1, true, Kind::Float).tr();
+    (c2 - x.matmul(&c.tr()) * 2.0).argmin(1, false)
 }
 
 /// Squared distances (N, k) between rows of `x` (N, D) and centres `c` (k, D).
@@ -199,38 +212,50 @@ pub struct SemanticStyle {
     pub code: StyleCode,
 }
 
-/// The per-position statistics of semantic transfer at STYLE_TAPS, for a photo and a
-/// painting whose features are given at STYLE_TAPS followed by relu5_1 (five maps each):
-/// `content` holds the photo's own statistics per region (what AdaIN normalises with), `style`
-/// the painting's matching region's, both as (1,C,H,W) maps at the photo's resolutions.
+/// Semantic transfer's statistics for one photo and painting at STYLE_TAPS: each region's
+/// statistics, and where the regions are. [`SemanticMaps::spread`] turns a region's
+/// statistics into per-position maps (1,C,H,W); statistics are combined (blended by strength)
+/// per region first, at (k,C) cost, which is the same as combining the maps since the
+/// memberships sum to 1.
 pub struct SemanticMaps {
-    pub content: StyleCode,
-    pub style: StyleCode,
+    /// The photo's memberships (1,k,H,W) at each level's resolution.
+    pub memberships: Vec<Tensor>,
+    /// Per level, each region's style statistics (mean, std), each (k,C): the painting's
+    /// matching region's, or its global ones for a region it barely has.
+    pub style: Vec<(Tensor, Tensor)>,
+    /// Per level, each region's content statistics (mean, std), each (k,C): the photo's own.
+    pub content: Vec<(Tensor, Tensor)>,
 }
 
-/// The photo comes with a reflection margin of `photo_margin` pixels (VGG16's zero padding
-/// makes an image's outer ring a "region" of its own; in the margin, it falls outside the
-/// image): it is left out of the clustering but gets memberships, since the decoder paints it
-/// too. The painting's features come without theirs ([`SemanticStyle`]).
+impl SemanticMaps {
+    /// Per-region statistics `stats` (k,C) as per-position maps (1,C,H,W) at level `l`.
+    pub fn spread(&self, l: usize, stats: &Tensor) -> Tensor {
+        mix(&self.memberships[l], stats)
+    }
+}
+
+/// The photo (features at STYLE_TAPS and relu5_1) comes with a reflection margin of
+/// `photo_margin` pixels (VGG16's zero padding makes an image's outer ring a "region" of its
+/// own; in the margin, it falls outside the image): it is left out of the clustering but gets
+/// memberships, since the decoder paints it too. The painting's features come without theirs
+/// ([`SemanticStyle`]).
 pub fn semantic_maps(photo: &[Tensor], photo_margin: i64, painting: &[Tensor], cfg: &SemanticConfig) -> SemanticMaps {
     assert!(photo.len() == 5 && painting.len() == 5, "STYLE_TAPS and relu5_1 for both images");
     let clusters = CoClusters::new([&photo[3], &photo[4]], photo_margin, [&painting[3], &painting[4]], cfg);
     let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
-    let (mut content, mut style) = (StyleCode { means: vec![], stds: vec![] }, StyleCode { means: vec![], stds: vec![] });
+    let mut maps = SemanticMaps { memberships: vec![], style: vec![], content: vec![] };
     for l in 0..STYLE_TAPS.len() {
         let photo_maps = clusters.photo_at(grid(&photo[l]));
         let (gm, gs) = mean_std(&painting[l]);
         let (sm, ss, _) = cluster_stats(&painting[l], &clusters.painting_at(grid(&painting[l])));
         // The painting's share at relu4_1 decides the fallback at every level.
         let share = &clusters.painting_share;
-        let (sm, ss) = (with_fallback(&sm, share, &gm, cfg.min_share), with_fallback(&ss, share, &gs, cfg.min_share));
+        maps.style.push((with_fallback(&sm, share, &gm, cfg.min_share), with_fallback(&ss, share, &gs, cfg.min_share)));
         let (cm, cs, _) = cluster_stats(&photo[l], &photo_maps);
-        style.means.push(mix(&photo_maps, &sm));
-        style.stds.push(mix(&photo_maps, &ss));
-        content.means.push(mix(&photo_maps, &cm));
-        content.stds.push(mix(&photo_maps, &cs));
+        maps.content.push((cm, cs));
+        maps.memberships.push(photo_maps);
     }
-    SemanticMaps { content, style }
+    maps
 }
 
 #[cfg(test)]
