@@ -11,6 +11,10 @@ use crate::ImageError;
 /// exported at a rounded size is still the photo's mask; a different crop is not).
 pub const MAX_ASPECT_DIFFERENCE: f64 = 0.02;
 
+/// The feather (Gaussian sigma, pixels) when none is given: a soft edge that does not show at
+/// 512-1024 px, narrow enough to keep a mask's shape.
+pub const DEFAULT_FEATHER: f32 = 4.0;
+
 /// `mask` (as read, RGB) as a mask for a result of `size`: its luma, resized to that size and
 /// feathered with a Gaussian of `sigma` pixels. `path` names the file in the error.
 pub fn fit_mask(mask: &RgbImage, path: &str, size: (u32, u32), sigma: f32) -> Result<GrayImage, ImageError> {

@@ -18,7 +18,9 @@ use stylize_io::{Limits, LoadedImage, OutputFormat};
 use stylize_pipeline::{fit, Options, Sizing, MIN_SIDE};
 
 use crate::error::{internal_body, ApiError, InternalDetail};
-use crate::pool::{Job, StyleSource};
+use crate::gallery::GallerySource;
+use crate::pool::{Job, JobError, StyleSource};
+use stylize_model::semantic::SemanticConfig;
 use crate::AppState;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -101,6 +103,8 @@ pub struct Form {
     pub preserve_color: Option<String>,
     pub size: Option<String>,
     pub format: Option<String>,
+    pub semantic: Option<String>,
+    pub mask: Option<Bytes>,
 }
 
 /// Parses a `POST /api/stylize` body of type `content_type` as the route does (what the fuzz
@@ -174,6 +178,7 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
         return Err(ApiError::unprocessable(format!("strength must be between 0 and 1, got {strength}")));
     }
     let preserve_colour = parse_bool("preserve_color", form.preserve_color.as_deref())?;
+    let semantic = parse_semantic(form.semantic.as_deref())?;
     let size = parse_number("size", form.size.as_deref(), c.default_size as f64)?;
     if !(size >= MIN_SIDE as f64 && size <= c.max_size as f64 && size.fract() == 0.0) {
         return Err(ApiError::unprocessable(format!("size must be a whole number of pixels from {MIN_SIDE} to {}, got {size}", c.max_size)));
@@ -189,6 +194,9 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
         (None, None) => return Err(ApiError::bad_request("missing style (a gallery id) or style_image (a painting)")),
         (Some(id), None) => {
             let s = app.gallery.get(&id).ok_or_else(|| ApiError::unprocessable(format!("no style with id {id:?}; see /api/styles")))?;
+            if semantic.is_some() && matches!(s.source, GallerySource::Collection { .. }) {
+                return Err(ApiError::unprocessable("semantic matches the regions of one painting; a collection is many: choose a painting"));
+            }
             Err((s.id.clone(), s.source.clone()))
         }
         (None, Some(bytes)) => Ok(bytes),
@@ -204,10 +212,19 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
     // The slot travels with the decoding, so it is held while decoded images exist.
     let limits = Limits { max_pixels: c.max_pixels, max_file_bytes: c.max_upload_bytes as u64 };
     let style_side = c.style_size;
-    let (photo, alpha, style, style_label, slot) = tokio::task::spawn_blocking(move || {
+    let mask_bytes = form.mask;
+    let (photo, alpha, style, style_label, mask, slot) = tokio::task::spawn_blocking(move || {
         let photo = decode(&image, "image", &limits)?;
         // Sizes are checked after the last resize; the message names the upload's own size.
         let rgb = fit(&photo.rgb, Sizing::AtMost(size as u32)).map_err(|e| ApiError::unprocessable(format!("image: {e}")))?;
+        // Every problem with a mask is the request's: 422, whatever the decoder says.
+        let mask = match mask_bytes {
+            Some(bytes) => {
+                let m = stylize_io::load_from_bytes(&bytes, "mask", &limits).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+                Some(stylize_io::mask::fit_mask(&m.rgb, "mask", rgb.dimensions(), stylize_io::mask::DEFAULT_FEATHER).map_err(|e| ApiError::unprocessable(e.to_string()))?)
+            }
+            None => None,
+        };
         let (style, label) = match style_source {
             Err((id, source)) => (StyleSource::Gallery { id: id.clone(), source }, id),
             Ok(bytes) => {
@@ -216,13 +233,13 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
                 (StyleSource::Upload(sized), "upload".to_string())
             }
         };
-        Ok((rgb, photo.alpha, style, label, slot))
+        Ok((rgb, photo.alpha, style, label, mask, slot))
     })
     .await
     .map_err(|e| ApiError::internal(format!("decoding task failed: {e}")))??;
 
     let options = Options { strength, preserve_colour, tile: c.tile, precision: c.precision };
-    let metadata = vec![
+    let mut metadata = vec![
         ("stylize:version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("stylize:model".to_string(), app.model_label.clone()),
         ("stylize:style".to_string(), style_label),
@@ -230,7 +247,13 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
         ("stylize:preserve_color".to_string(), preserve_colour.to_string()),
         ("stylize:size".to_string(), format!("{}x{}", photo.width(), photo.height())),
     ];
-    let job = Job { photo, alpha, style, options, format, metadata };
+    if let Some(cfg) = &semantic {
+        metadata.push(("stylize:semantic".to_string(), format!("{} regions", cfg.clusters)));
+    }
+    if mask.is_some() {
+        metadata.push(("stylize:mask".to_string(), format!("uploaded, feather {} px", stylize_io::mask::DEFAULT_FEATHER)));
+    }
+    let job = Job { photo, alpha, style, semantic, mask, options, format, metadata };
     let Ok(mut ticket) = slot.submit(job) else {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down").retry_after(5));
     };
@@ -238,7 +261,8 @@ async fn stylize(State(app): State<Arc<AppState>>, multipart: Result<Multipart, 
     // withdraws a job that has not started, and its place is free at once.
     let bytes = match tokio::time::timeout(Duration::from_millis(c.timeout_ms), ticket.answer()).await {
         Ok(Ok(Ok(bytes))) => bytes,
-        Ok(Ok(Err(detail))) => return Err(ApiError::internal(detail)),
+        Ok(Ok(Err(JobError::Refused(why)))) => return Err(ApiError::unprocessable(why)),
+        Ok(Ok(Err(JobError::Failed(detail)))) => return Err(ApiError::internal(detail)),
         Ok(Err(_)) => return Err(ApiError::internal("the worker stopped before answering")),
         Err(_) => {
             drop(ticket);
@@ -279,6 +303,11 @@ async fn read_form(mut multipart: Multipart, max_upload_bytes: usize) -> Result<
                 form.style_image = Some(bytes.clone());
                 continue;
             }
+            "mask" => {
+                form.mask = Some(bytes.clone());
+                continue;
+            }
+            "semantic" => &mut form.semantic,
             "style" => &mut form.style,
             "strength" => &mut form.strength,
             "preserve_color" | "preserve_colour" => &mut form.preserve_color,
@@ -295,6 +324,22 @@ async fn read_form(mut multipart: Multipart, max_upload_bytes: usize) -> Result<
 fn decode(bytes: &[u8], field: &str, limits: &Limits) -> Result<LoadedImage, ApiError> {
     stylize_io::load_from_bytes(bytes, field, limits).map_err(|e| ApiError::from_image(&e))
 }
+
+/// The `semantic` field: absent, "false" or "0" is off; "true" is 3 regions; 1-8 that many.
+fn parse_semantic(value: Option<&str>) -> Result<Option<SemanticConfig>, ApiError> {
+    let clusters = match value {
+        None | Some("false") | Some("0") => return Ok(None),
+        Some("true") => 3,
+        Some(v) => match v.parse::<usize>() {
+            Ok(k) if (1..=MAX_REGIONS).contains(&k) => k,
+            _ => return Err(ApiError::unprocessable(format!("semantic must be true, false or a number of regions from 1 to {MAX_REGIONS}, got {v:?}"))),
+        },
+    };
+    Ok(Some(SemanticConfig { clusters, ..Default::default() }))
+}
+
+/// The most regions `semantic` may ask for (as `stylize run --semantic`).
+const MAX_REGIONS: usize = 8;
 
 fn parse_number(field: &str, value: Option<&str>, default: f64) -> Result<f64, ApiError> {
     match value {

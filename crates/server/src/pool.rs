@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use stylize_io::{GrayImage, OutputFormat, RgbImage, SaveOptions};
 use stylize_model::Precision;
-use stylize_pipeline::{Options, Style, Stylizer};
+use stylize_model::semantic::SemanticConfig;
+use stylize_pipeline::{Options, PipelineError, Style, Stylizer};
 use tokio::sync::oneshot;
 
 use crate::error::ServerError;
@@ -34,13 +35,26 @@ pub struct Job {
     pub photo: RgbImage,
     pub alpha: Option<GrayImage>,
     pub style: StyleSource,
+    /// Semantic transfer (regions matched to the painting's), if asked for.
+    pub semantic: Option<SemanticConfig>,
+    /// Where to stylize: a mask already fitted to the photo (see `stylize_io::mask`).
+    pub mask: Option<GrayImage>,
     pub options: Options,
     pub format: OutputFormat,
     pub metadata: Vec<(String, String)>,
 }
 
-/// What a worker answers: the encoded image, or what went wrong, for the log only.
-pub type Answer = Result<Vec<u8>, String>;
+/// Why a job gave no image.
+#[derive(Debug)]
+pub enum JobError {
+    /// The request asks for what this model cannot do (for the client: 422).
+    Refused(String),
+    /// Anything else: for the log only (the client gets 500).
+    Failed(String),
+}
+
+/// What a worker answers: the encoded image, or what went wrong.
+pub type Answer = Result<Vec<u8>, JobError>;
 
 /// A submitted job, shared by its [`Ticket`] and the queue. Whoever takes the job out first
 /// owns the place: a worker (it runs the job, then frees the place) or the ticket's drop (the
@@ -238,7 +252,7 @@ fn worker_loop(stylizer: &Stylizer, rx: &Mutex<mpsc::Receiver<Arc<Queued>>>, poo
         let Some((job, reply)) = queued.job.lock().expect("not poisoned").take() else { continue };
         let started = Instant::now();
         let result = panic::catch_unwind(AssertUnwindSafe(|| run(stylizer, job, &mut gallery_styles, pool.precision)))
-            .unwrap_or_else(|p| Err(format!("worker panicked: {}", panic_message(&p))));
+            .unwrap_or_else(|p| Err(JobError::Failed(format!("worker panicked: {}", panic_message(&p)))));
         pool.finished(started.elapsed().as_millis() as u64);
         // Free the place before answering, so a client that got its answer sees the capacity.
         pool.pending.fetch_sub(1, Ordering::SeqCst);
@@ -247,27 +261,45 @@ fn worker_loop(stylizer: &Stylizer, rx: &Mutex<mpsc::Receiver<Arc<Queued>>>, poo
 }
 
 fn run(stylizer: &Stylizer, job: Job, gallery_styles: &mut HashMap<String, Style>, precision: Precision) -> Answer {
-    let Job { photo, alpha, style, options, format, metadata } = job;
+    let Job { photo, alpha, style, semantic, mask, options, format, metadata } = job;
+    let of_painting = |image: &RgbImage| match semantic {
+        Some(cfg) => stylizer.semantic_style(image, cfg),
+        None => stylizer.style(&[image], &[1.0], precision),
+    };
     let uploaded;
     let style: &Style = match style {
-        StyleSource::Gallery { id, source } => match gallery_styles.entry(id) {
+        // A gallery style is kept per worker, plain and semantic apart.
+        StyleSource::Gallery { id, source } => match gallery_styles.entry(format!("{id}#{}", semantic.map_or(0, |c| c.clusters))) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let style = match source {
-                    GallerySource::Painting(image) => stylizer.style(&[&image], &[1.0], precision),
+                    GallerySource::Painting(image) => of_painting(&image),
                     GallerySource::Collection { paintings } => stylizer.collection_style(&vec![1.0; paintings]),
                 };
-                e.insert(style.map_err(|e| e.to_string())?)
+                e.insert(style.map_err(job_error)?)
             }
         },
         StyleSource::Upload(img) => {
-            uploaded = stylizer.style(&[&img], &[1.0], precision).map_err(|e| e.to_string())?;
+            uploaded = of_painting(&img).map_err(job_error)?;
             &uploaded
         }
     };
-    let out = stylizer.stylize(&photo, style, &options, &mut |_, _| {}).map_err(|e| e.to_string())?;
+    let out = stylizer.stylize(&photo, style, &options, &mut |_, _| {}).map_err(job_error)?;
+    let out = match &mask {
+        Some(m) => stylize_io::mask::blend(&photo, &out, m),
+        None => out,
+    };
     let opts = SaveOptions { jpeg_quality: 92, metadata };
-    stylize_io::encode_to_vec(&out, alpha.as_ref(), format, &opts, "result").map_err(|e| format!("encoding failed: {e}"))
+    stylize_io::encode_to_vec(&out, alpha.as_ref(), format, &opts, "result").map_err(|e| JobError::Failed(format!("encoding failed: {e}")))
+}
+
+/// What the client may hear (a setting this model cannot do) and what only the log may.
+fn job_error(e: PipelineError) -> JobError {
+    match e {
+        PipelineError::Unsupported(s) => JobError::Refused(s),
+        PipelineError::Size(s) => JobError::Refused(s.to_string()),
+        other => JobError::Failed(other.to_string()),
+    }
 }
 
 pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

@@ -223,3 +223,43 @@ async fn page_gallery_thumbnails_health_and_openapi() {
     }
     s.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_and_masks_over_http() {
+    let s = TestServer::start(small()).await;
+    let url = s.at("/api/stylize");
+    let cat = || ("image", "cat.jpg", photo(CAT));
+    let png = |img: stylize_io::image::RgbImage| {
+        let mut b = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut b), stylize_io::image::ImageFormat::Png).unwrap();
+        b
+    };
+    let get = |res: reqwest::Response| async move {
+        assert_eq!(res.status(), 200);
+        decode(&res.bytes().await.unwrap())
+    };
+    let plain = get(post(&url, form(&[cat()], &[("style", WAVE_ID)])).await).await;
+    // semantic=1 is the plain result; true (3 regions) is another picture.
+    assert_eq!(get(post(&url, form(&[cat()], &[("style", WAVE_ID), ("semantic", "1")])).await).await, plain);
+    let regions = get(post(&url, form(&[cat()], &[("style", WAVE_ID), ("semantic", "true")])).await).await;
+    assert_eq!(regions.dimensions(), plain.dimensions());
+    assert_ne!(regions, plain);
+    // A white mask is the plain result, a black one the photo.
+    let white = png(stylize_io::image::RgbImage::from_pixel(64, 48, stylize_io::image::Rgb([255; 3])));
+    assert_eq!(get(post(&url, form(&[cat(), ("mask", "m.png", white)], &[("style", WAVE_ID)])).await).await, plain);
+    let black = png(stylize_io::image::RgbImage::new(64, 48));
+    let photo_at_256 = stylize_io::resize_to_max_side(&decode(&photo(CAT)), 256, true);
+    assert_eq!(get(post(&url, form(&[cat(), ("mask", "m.png", black)], &[("style", WAVE_ID)])).await).await, photo_at_256);
+    // Bad masks and bad semantic values: 422 with a message that says what.
+    let square = png(stylize_io::image::RgbImage::new(50, 50));
+    let msg = expect_error(post(&url, form(&[cat(), ("mask", "m.png", square)], &[("style", WAVE_ID)])).await, 422).await;
+    assert!(msg.contains("aspect ratio"), "{msg}");
+    let msg = expect_error(post(&url, form(&[cat(), ("mask", "m.png", b"not an image".to_vec())], &[("style", WAVE_ID)])).await, 422).await;
+    assert!(msg.contains("mask") && msg.contains("not an image"), "{msg}");
+    for bad in ["9", "maybe", "-1"] {
+        let msg = expect_error(post(&url, form(&[cat()], &[("style", WAVE_ID), ("semantic", bad)])).await, 422).await;
+        assert!(msg.contains("semantic"), "{bad}: {msg}");
+    }
+    assert_eq!(s.state.pool.pending(), 0);
+    s.stop().await.unwrap();
+}

@@ -116,7 +116,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     mask: Option<PathBuf>,
     /// Soften the mask's edge: a Gaussian blur of this many pixels at the output's size
-    #[arg(long, default_value_t = 4.0, value_name = "PX")]
+    #[arg(long, default_value_t = stylize_io::mask::DEFAULT_FEATHER, value_name = "PX")]
     feather: f32,
     /// Match regions: the photo's and the painting's VGG16 features are clustered together
     /// into K regions (default 3) and each region of the photo takes the style of the
