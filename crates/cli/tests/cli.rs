@@ -457,3 +457,67 @@ fn semantic_transfer_matches_regions_and_one_region_is_the_plain_result() {
     assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--semantic", "--size", "300", "--tile", "128", "-o", &out]), "does not work in tiles yet");
     assert!(!Path::new(&out).exists());
 }
+
+#[test]
+fn a_label_image_gives_each_region_its_painting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).display().to_string();
+    let lion = data("paintings/durer_lion.jpg").display().to_string();
+    let run = |extra: &[&str], out: &str| {
+        let o = stylize(&[&["run", &cat(), "--size", "96", "-o", &path(out)], extra].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        load_rgb(Path::new(&path(out)))
+    };
+    let wave_only = run(&["--style", &wave()], "wave.png");
+    let lion_only = run(&["--style", &lion], "lion.png");
+    // Top half black (the first painting), bottom half white (the second), at another size.
+    image::RgbImage::from_fn(64, 48, |_, y| image::Rgb([if y < 24 { 0 } else { 255 }; 3])).save(path("labels.png")).unwrap();
+    let both = run(&["--regions", &path("labels.png"), "--style", &wave(), "--style", &lion, "--feather", "1"], "both.png");
+    for y in (0..72).filter(|y| !(30..42).contains(y)) {
+        for x in 0..96 {
+            let want = if y < 36 { wave_only.get_pixel(x, y) } else { lion_only.get_pixel(x, y) };
+            assert_eq!(both.get_pixel(x, y), want, "({x}, {y})");
+        }
+    }
+    let out = path("bad.png");
+    assert_bad_input(&stylize(&["run", &cat(), "--regions", &path("labels.png"), "--style", &wave(), "-o", &out]), "has 2 colours for 1 painting:");
+    assert_bad_input(&stylize(&["run", &cat(), "--regions", &path("labels.png"), "--style", &wave(), "--style", &lion, "--mix", "1,2", "-o", &out]), "--regions takes");
+    assert!(!Path::new(&out).exists());
+}
+
+#[test]
+fn drawn_regions_pair_photo_and_painting_regions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).display().to_string();
+    let photo = data("photos/berlin_cathedral.jpg").display().to_string();
+    let labels = |name: &str, w: u32, h: u32, split: &dyn Fn(u32, u32) -> bool| {
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([if split(x, y) { 255 } else { 0 }; 3])).save(path(name)).unwrap();
+        path(name)
+    };
+    let run = |extra: &[&str], out: &str| {
+        let o = stylize(&[&["run", &photo, "--style", &wave(), "--size", "192", "-o", &path(out)], extra].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        load_rgb(Path::new(&path(out)))
+    };
+    let plain = run(&[], "plain.png");
+    // One region each (a single colour) is the plain result.
+    let one_p = labels("one_p.png", 30, 20, &|_, _| false);
+    let one_s = labels("one_s.png", 40, 27, &|_, _| true);
+    assert!(run(&["--photo-regions", &one_p, "--painting-regions", &one_s], "one.png") == plain);
+    // The photo's top half takes the wave's left half, its bottom half the wave's right half;
+    // swapping the painting's halves gives another picture.
+    let top = labels("top.png", 30, 20, &|_, y| y >= 10);
+    let (left, right) = (labels("left.png", 40, 27, &|x, _| x >= 20), labels("right.png", 40, 27, &|x, _| x < 20));
+    let a = run(&["--photo-regions", &top, "--painting-regions", &left], "a.png");
+    let b = run(&["--photo-regions", &top, "--painting-regions", &right], "b.png");
+    assert!(a != plain && a != b);
+    let out = path("bad.png");
+    let three = {
+        image::RgbImage::from_fn(40, 27, |x, _| image::Rgb([(x / 14 * 100) as u8; 3])).save(path("three.png")).unwrap();
+        path("three.png")
+    };
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--photo-regions", &top, "--painting-regions", &three, "-o", &out]), "has 3");
+    let o = stylize(&["run", &photo, "--style", &wave(), "--photo-regions", &top, "-o", &out]);
+    assert_eq!(o.status.code(), Some(2), "--photo-regions needs --painting-regions");
+    assert!(!Path::new(&out).exists());
+}

@@ -1,6 +1,10 @@
 //! Masks: where a result is stylized. A mask is any image; its luma is the stylized result's
 //! share at each pixel (white: stylized, black: the photo, grey: in between). It is resized
 //! to the result, then feathered (Gaussian blur) so the edge between the two does not show.
+//!
+//! A label image says which painting goes where: each of its colours is one region, and the
+//! results for the regions' paintings are composed with feathered masks ([`label_masks`],
+//! [`compose`]).
 
 use image::imageops::{self, FilterType};
 use image::{GrayImage, Luma, RgbImage};
@@ -19,17 +23,84 @@ pub const DEFAULT_FEATHER: f32 = 4.0;
 /// feathered with a Gaussian of `sigma` pixels. `path` names the file in the error.
 pub fn fit_mask(mask: &RgbImage, path: &str, size: (u32, u32), sigma: f32) -> Result<GrayImage, ImageError> {
     let (mw, mh) = mask.dimensions();
+    let luma = GrayImage::from_fn(mw, mh, |x, y| {
+        let [r, g, b] = mask.get_pixel(x, y).0.map(f32::from);
+        Luma([(0.299 * r + 0.587 * g + 0.114 * b).round().clamp(0.0, 255.0) as u8])
+    });
+    fit_gray(&luma, path, size, sigma)
+}
+
+/// A grey mask resized to `size` and feathered, if its aspect ratio is the photo's.
+fn fit_gray(mask: &GrayImage, path: &str, size: (u32, u32), sigma: f32) -> Result<GrayImage, ImageError> {
+    let (mw, mh) = mask.dimensions();
     let (w, h) = size;
     let ratio = (mw as f64 / mh as f64) / (w as f64 / h as f64);
     if (ratio - 1.0).abs() > MAX_ASPECT_DIFFERENCE {
         return Err(ImageError::MaskShape { path: path.to_string(), mask: (mw, mh), photo: (w, h) });
     }
-    let luma = GrayImage::from_fn(mw, mh, |x, y| {
-        let [r, g, b] = mask.get_pixel(x, y).0.map(f32::from);
-        Luma([(0.299 * r + 0.587 * g + 0.114 * b).round().clamp(0.0, 255.0) as u8])
-    });
-    let sized = if (mw, mh) == size { luma } else { imageops::resize(&luma, w, h, FilterType::Triangle) };
+    let sized = if (mw, mh) == size { mask.clone() } else { imageops::resize(mask, w, h, FilterType::Triangle) };
     Ok(feather(&sized, sigma))
+}
+
+/// The most regions a label image may have (a JPEG's compression noise makes hundreds).
+pub const MAX_LABELS: usize = 8;
+
+/// A label image's distinct colours, darkest (luma, then RGB) first: region i is colour i.
+pub fn label_colours(labels: &RgbImage) -> Vec<[u8; 3]> {
+    let mut colours: Vec<[u8; 3]> = Vec::new();
+    for p in labels.pixels() {
+        if !colours.contains(&p.0) {
+            colours.push(p.0);
+            if colours.len() > MAX_LABELS {
+                break;
+            }
+        }
+    }
+    let luma = |c: &[u8; 3]| 299 * u32::from(c[0]) + 587 * u32::from(c[1]) + 114 * u32::from(c[2]);
+    colours.sort_by_key(|c| (luma(c), *c));
+    colours
+}
+
+/// One feathered mask per region of a label image (region i: [`label_colours`]' colour i),
+/// fitted to a result of `size`, for [`compose`]. `regions` is how many the caller has
+/// paintings for: a label image with another number of colours is refused, naming both.
+pub fn label_masks(labels: &RgbImage, path: &str, regions: usize, size: (u32, u32), sigma: f32) -> Result<Vec<GrayImage>, ImageError> {
+    let colours = label_colours(labels);
+    if colours.len() > MAX_LABELS {
+        let detail = format!("more than {MAX_LABELS} colours in a label image (a JPEG's compression makes new ones: save labels as PNG)");
+        return Err(ImageError::Read { path: path.to_string(), detail });
+    }
+    if colours.len() != regions {
+        let paintings = if regions == 1 { "painting" } else { "paintings" };
+        let detail = format!("the label image has {} colours for {regions} {paintings}: one painting per colour, darkest colour first", colours.len());
+        return Err(ImageError::Read { path: path.to_string(), detail });
+    }
+    let (w, h) = labels.dimensions();
+    colours
+        .iter()
+        .map(|c| fit_gray(&GrayImage::from_fn(w, h, |x, y| Luma([if labels.get_pixel(x, y).0 == *c { 255 } else { 0 }])), path, size, sigma))
+        .collect()
+}
+
+/// `results[i]` where `masks[i]` is, mixed where masks overlap (weights normalised per pixel);
+/// all the same size. Where one mask is 255 and the others 0, the pixel is that result's.
+pub fn compose(results: &[&RgbImage], masks: &[GrayImage]) -> RgbImage {
+    assert!(!results.is_empty() && results.len() == masks.len(), "one mask per result");
+    let (w, h) = results[0].dimensions();
+    RgbImage::from_fn(w, h, |x, y| {
+        let weights: Vec<f32> = masks.iter().map(|m| f32::from(m.get_pixel(x, y).0[0])).collect();
+        let total: f32 = weights.iter().sum();
+        if total <= 0.0 {
+            return *results[0].get_pixel(x, y);
+        }
+        let mut px = [0f32; 3];
+        for (r, wgt) in results.iter().zip(&weights) {
+            for (c, v) in px.iter_mut().zip(r.get_pixel(x, y).0) {
+                *c += wgt / total * f32::from(v);
+            }
+        }
+        image::Rgb(px.map(|v| v.round().clamp(0.0, 255.0) as u8))
+    })
 }
 
 /// Gaussian blur of `sigma` pixels (0: unchanged), edges extended: a uniform mask stays
@@ -115,6 +186,28 @@ mod tests {
         let (a, b, e) = (p.get_pixel(19, 5).0[1], s.get_pixel(19, 5).0[1], out.get_pixel(19, 5).0[1]);
         assert!(a < e && e < b, "{a} < {e} < {b}");
         assert!(has_white(&m) && !has_white(&GrayImage::new(4, 4)));
+    }
+
+    #[test]
+    fn label_images_split_the_result_between_paintings() {
+        let (a, b) = (RgbImage::from_pixel(40, 30, Rgb([200, 0, 0])), RgbImage::from_pixel(40, 30, Rgb([0, 0, 200])));
+        // Left half dark (region 0), right half light (region 1), at half the size.
+        let labels = RgbImage::from_fn(20, 15, |x, _| if x < 10 { Rgb([10, 20, 30]) } else { Rgb([250, 240, 230]) });
+        assert_eq!(label_colours(&labels), vec![[10, 20, 30], [250, 240, 230]]);
+        let masks = label_masks(&labels, "l.png", 2, (40, 30), 1.0).unwrap();
+        let out = compose(&[&a, &b], &masks);
+        assert_eq!(out.get_pixel(2, 10), a.get_pixel(2, 10));
+        assert_eq!(out.get_pixel(37, 10), b.get_pixel(37, 10));
+        let edge = out.get_pixel(20, 10).0;
+        assert!(edge[0] > 0 && edge[2] > 0, "mixed at the edge: {edge:?}");
+        // One colour and one painting is that painting's result everywhere.
+        let one = label_masks(&RgbImage::from_pixel(4, 3, Rgb([9, 9, 9])), "l.png", 1, (40, 30), 2.0).unwrap();
+        assert!(compose(&[&a], &one) == a);
+        // A colour without a painting, or a noisy label image, is refused by name.
+        let e = label_masks(&labels, "l.png", 3, (40, 30), 1.0).unwrap_err().to_string();
+        assert!(e.contains("l.png") && e.contains("2 colours") && e.contains("3 paintings"), "{e}");
+        let noisy = RgbImage::from_fn(20, 15, |x, y| Rgb([(x * 7 + y) as u8, 0, 0]));
+        assert!(label_masks(&noisy, "l.jpg", 2, (40, 30), 1.0).unwrap_err().to_string().contains("PNG"));
     }
 
     #[test]

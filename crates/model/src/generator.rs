@@ -8,7 +8,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::adain::{adain, adain_given, blend};
 use crate::decoder::SKIP_TAPS;
-use crate::semantic::{cut_painting_margin, semantic_maps, SemanticConfig, SemanticStyle};
+use crate::semantic::{cut_painting_margin, maps_for, semantic_maps, CoClusters, Regions, SemanticConfig, SemanticStyle};
 use crate::style::STYLE_TAPS;
 use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Tap, Vgg16};
 
@@ -96,14 +96,21 @@ impl Generator {
     /// `stylize` with semantic transfer (see [`crate::semantic`]): each region of the photo
     /// takes the statistics of the painting's matching region, in AdaIN, the content skips and
     /// the decoder's stages. One cluster is the plain `stylize`.
-    pub fn stylize_semantic(&self, vgg: &Vgg16, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64) -> Tensor {
+    /// `regions`, if given, replace the clustering: region i of the photo takes the style of
+    /// region i of the painting.
+    pub fn stylize_semantic(&self, vgg: &Vgg16, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, regions: Option<&Regions>) -> Tensor {
+        // One region, found or drawn, is the whole image: the plain result.
         if cfg.clusters <= 1 {
             return self.stylize(vgg, rgb, &style.code, strength);
         }
         tch::no_grad(|| {
             let (x, p) = Self::pad(rgb);
             let feats = vgg.features(&x, &SEMANTIC_TAPS);
-            let maps = semantic_maps(&feats, p.margin as i64, &style.features, cfg);
+            let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
+            let maps = match regions {
+                Some(r) => maps_for(&feats, &style.features, &CoClusters::from_regions(r, |t| p.apply(t), grid(&feats[3]), grid(&style.features[3])), cfg),
+                None => semantic_maps(&feats, p.margin as i64, &style.features, cfg),
+            };
             let styled = |l: usize| {
                 let ((cm, cs), (sm, ss)) = (&maps.content[l], &maps.style[l]);
                 adain_given(&feats[l], &maps.spread(l, cm), &maps.spread(l, cs), &maps.spread(l, sm), &maps.spread(l, ss))

@@ -9,7 +9,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::fast::FastNet;
 use crate::model_dir::ModelKind;
-use crate::semantic::{SemanticConfig, SemanticStyle};
+use crate::semantic::{Regions, SemanticConfig, SemanticStyle};
 use crate::tiling::{stylize_tiled, stylize_tiled_fast, TileConfig, FAST_HALO};
 use crate::{Generator, StyleCode, Vgg16};
 
@@ -37,9 +37,9 @@ pub trait StyleNetwork {
     }
 
     /// `stylize` with semantic transfer: regions of the photo take the statistics of the
-    /// painting's matching regions. Kinds without a semantic mode make no `SemanticStyle`;
-    /// given one, they paint with its global code.
-    fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, _cfg: &SemanticConfig, strength: f64) -> Tensor {
+    /// painting's matching regions, found by clustering or given as `regions`. Kinds without a
+    /// semantic mode make no `SemanticStyle`; given one, they paint with its global code.
+    fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, _cfg: &SemanticConfig, strength: f64, _regions: Option<&Regions>) -> Tensor {
         self.stylize(rgb, &style.code, strength)
     }
 }
@@ -76,8 +76,8 @@ impl StyleNetwork for VggNetwork {
         Some(Generator::semantic_style(&self.vgg, painting))
     }
 
-    fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64) -> Tensor {
-        self.generator.stylize_semantic(&self.vgg, rgb, style, cfg, strength)
+    fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, regions: Option<&Regions>) -> Tensor {
+        self.generator.stylize_semantic(&self.vgg, rgb, style, cfg, strength, regions)
     }
 }
 

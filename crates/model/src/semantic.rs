@@ -166,7 +166,26 @@ pub struct CoClusters {
     pub painting_share: Tensor,
 }
 
+/// Regions a person drew, used instead of the clustering: region i of the photo takes the
+/// style of region i of the painting. Each is (1,k,H,W) in 0..1 at its image's pixel size and
+/// sums to 1 at every pixel (the one-hot masks of a label image).
+pub struct Regions {
+    pub photo: Tensor,
+    pub painting: Tensor,
+}
+
 impl CoClusters {
+    /// Memberships from [`Regions`]: each mask averaged over every relu4_1 cell, of the photo
+    /// padded by `pad` as the photo was (its grid: `photo_grid`), and of the painting (its
+    /// features' grid: `painting_grid`).
+    pub fn from_regions(regions: &Regions, pad: impl Fn(&Tensor) -> Tensor, photo_grid: (i64, i64), painting_grid: (i64, i64)) -> Self {
+        let cells = |m: &Tensor, (h, w): (i64, i64)| m.to_kind(Kind::Float).adaptive_avg_pool2d([h, w]);
+        let photo = cells(&pad(&regions.photo), photo_grid);
+        let painting = cells(&regions.painting, painting_grid);
+        let painting_share = painting.mean_dim(&[0i64, 2, 3][..], false, Kind::Float);
+        CoClusters { photo, painting, painting_share }
+    }
+
     /// Clusters the photo (relu4_1 and relu5_1, with a reflection margin of `photo_margin`
     /// pixels that is left out of the clustering but gets memberships) together with the
     /// painting (relu4_1 and relu5_1, margin already cut).
@@ -242,6 +261,11 @@ impl SemanticMaps {
 pub fn semantic_maps(photo: &[Tensor], photo_margin: i64, painting: &[Tensor], cfg: &SemanticConfig) -> SemanticMaps {
     assert!(photo.len() == 5 && painting.len() == 5, "STYLE_TAPS and relu5_1 for both images");
     let clusters = CoClusters::new([&photo[3], &photo[4]], photo_margin, [&painting[3], &painting[4]], cfg);
+    maps_for(photo, painting, &clusters, cfg)
+}
+
+/// Semantic transfer's statistics for regions already found (clustered, or drawn).
+pub fn maps_for(photo: &[Tensor], painting: &[Tensor], clusters: &CoClusters, cfg: &SemanticConfig) -> SemanticMaps {
     let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
     let mut maps = SemanticMaps { memberships: vec![], style: vec![], content: vec![] };
     for l in 0..STYLE_TAPS.len() {

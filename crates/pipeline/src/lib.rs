@@ -8,7 +8,7 @@ mod guard;
 use stylize_io::RgbImage;
 use stylize_model::convert::{rgb8_to_tensor, tensor_to_rgb8};
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
-use stylize_model::semantic::{SemanticConfig, SemanticStyle};
+use stylize_model::semantic::{Regions, SemanticConfig, SemanticStyle};
 use stylize_model::{with_precision, Precision, StyleCode, StyleNetwork, Vgg16};
 pub use stylize_io::{SizeError, Sizing};
 use tch::{Device, Tensor};
@@ -73,8 +73,30 @@ pub enum Style {
     Code(StyleCode),
     Grams(Vec<Tensor>),
     /// Semantic transfer from one painting: its regions are matched to each photo's, so its
-    /// features are kept, not only its statistics.
-    Semantic { style: SemanticStyle, cfg: SemanticConfig },
+    /// features are kept, not only its statistics. With `regions`, a person's label images
+    /// say which region of the photo takes which region of the painting.
+    Semantic { style: SemanticStyle, cfg: SemanticConfig, regions: Option<RegionLabels> },
+}
+
+/// Paired label images for semantic transfer: colour i of the photo's (darkest first) takes
+/// the style of colour i of the painting's. Each has its image's aspect ratio.
+pub struct RegionLabels {
+    pub photo: (String, RgbImage),
+    pub painting: (String, RgbImage),
+}
+
+impl RegionLabels {
+    /// The regions as masks for a photo of `photo_size` and a painting of `painting_size`
+    /// (each (1,k,H,W) in 0..1); the two images must have the same number of colours.
+    fn regions(&self, photo_size: (u32, u32), painting_size: (u32, u32), device: Device) -> Result<Regions, PipelineError> {
+        let k = stylize_io::mask::label_colours(&self.painting.1).len();
+        let masks = |(path, img): &(String, RgbImage), size| -> Result<Tensor, PipelineError> {
+            let masks = stylize_io::mask::label_masks(img, path, k, size, 0.0).map_err(|e| PipelineError::Unsupported(e.to_string()))?;
+            let planes: Vec<Tensor> = masks.iter().map(|m| Tensor::from_slice(m.as_raw()).view([1, 1, size.1 as i64, size.0 as i64])).collect();
+            Ok((Tensor::cat(&planes, 1).to_kind(tch::Kind::Float) / 255.0).to_device(device))
+        };
+        Ok(Regions { photo: masks(&self.photo, photo_size)?, painting: masks(&self.painting, painting_size)? })
+    }
 }
 
 /// The loaded networks. Not `Sync` (tch tensors are not): a server gives each worker its own.
@@ -124,11 +146,11 @@ impl Stylizer {
 
     /// A painting (sized by [`fit`]) for semantic transfer: each photo's regions take the
     /// statistics of the painting's matching regions (`cfg.clusters` of them).
-    pub fn semantic_style(&self, painting: &RgbImage, cfg: SemanticConfig) -> Result<Style, PipelineError> {
+    pub fn semantic_style(&self, painting: &RgbImage, cfg: SemanticConfig, regions: Option<RegionLabels>) -> Result<Style, PipelineError> {
         check(painting)?;
         match &self.method {
             Method::Model(net) => match guard::guarded(|| net.semantic_style(&self.tensor(painting)))? {
-                Some(style) => Ok(Style::Semantic { style, cfg }),
+                Some(style) => Ok(Style::Semantic { style, cfg, regions }),
                 None => Err(PipelineError::Unsupported(format!("semantic transfer needs the VGG16 model; the {} kind has no semantic mode yet", net.kind()))),
             },
             Method::Optimize { .. } => Err(PipelineError::Unsupported("semantic transfer is for the trained model, not --method optimize".into())),
@@ -166,7 +188,7 @@ impl Stylizer {
                     to_image(&net.stylize(&self.tensor(photo), code, opts.strength))
                 }
             }
-            (Method::Model(net), Style::Semantic { style, cfg }) => {
+            (Method::Model(net), Style::Semantic { style, cfg, regions }) => {
                 if needs_tiles(w, h, opts.tile) {
                     return Err(PipelineError::Unsupported(format!(
                         "semantic transfer does not work in tiles yet: {w}x{h} needs tiles of {} px (use --max-size {} or less)",
@@ -174,7 +196,12 @@ impl Stylizer {
                         2 * opts.tile
                     )));
                 }
-                to_image(&net.stylize_semantic(&self.tensor(photo), style, cfg, opts.strength))
+                let regions = match regions {
+                    // The painting's masks fit its features (made from the painting at its size).
+                    Some(r) => Some(r.regions((w, h), (style.features[0].size()[3] as u32, style.features[0].size()[2] as u32), self.device)?),
+                    None => None,
+                };
+                to_image(&net.stylize_semantic(&self.tensor(photo), style, cfg, opts.strength, regions.as_ref()))
             }
             (Method::Optimize { vgg, steps }, Style::Grams(grams)) => {
                 let cfg = OptimizeConfig { steps: *steps, ..Default::default() };

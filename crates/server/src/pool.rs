@@ -263,7 +263,7 @@ fn worker_loop(stylizer: &Stylizer, rx: &Mutex<mpsc::Receiver<Arc<Queued>>>, poo
 fn run(stylizer: &Stylizer, job: Job, gallery_styles: &mut HashMap<String, Style>, precision: Precision) -> Answer {
     let Job { photo, alpha, style, semantic, mask, options, format, metadata } = job;
     let of_painting = |image: &RgbImage| match semantic {
-        Some(cfg) => stylizer.semantic_style(image, cfg),
+        Some(cfg) => stylizer.semantic_style(image, cfg, None),
         None => stylizer.style(&[image], &[1.0], precision),
     };
     let uploaded;

@@ -169,7 +169,7 @@ pub fn run(args: Args) -> Result<()> {
         let styles = ss.iter().map(|s| generator.semantic_style(s)).collect::<Option<Vec<_>>>();
         let styles = styles.ok_or_else(|| BadInput(format!("--semantic: the {} kind has no semantic mode", info.kind)))?;
         let xs = &xs;
-        let f = move |i: usize, j: usize| -> Result<Tensor> { Ok(generator.stylize_semantic(&xs[i], &styles[j], &cfg, 1.0)) };
+        let f = move |i: usize, j: usize| -> Result<Tensor> { Ok(generator.stylize_semantic(&xs[i], &styles[j], &cfg, 1.0, None)) };
         methods.push((format!("{} --semantic {k}", models[0].0), Box::new(f), pairs.len()));
     }
     methods.push((

@@ -9,7 +9,7 @@ use stylize_io::{Limits, OutputFormat, RgbImage, SaveOptions};
 use stylize_model::model_dir::load_collection;
 use stylize_model::semantic::SemanticConfig;
 use stylize_model::{load_network, Precision, Vgg16};
-use stylize_pipeline::{self as pipeline, Options, PipelineError, Sizing, Style, Stylizer};
+use stylize_pipeline::{self as pipeline, Options, PipelineError, RegionLabels, Sizing, Style, Stylizer};
 use tch::Device;
 
 use crate::exit::BadInput;
@@ -36,6 +36,9 @@ pub enum Method {
   stylize run photo.jpg --style wave.jpg --method optimize --steps 300
   stylize run photo.jpg --style wave.jpg --mask sky.png         only where sky.png is white
   stylize run photo.jpg --style cafe.jpg --semantic             regions take matching regions' style
+  stylize run photo.jpg --regions labels.png --style a.jpg --style b.jpg  a painting per region
+  stylize run photo.jpg --style cafe.jpg --photo-regions p.png --painting-regions c.png
+                                                  photo region i takes painting region i's style
   stylize run photo.jpg --model runs/hokusai/model              the fine-tune's own paintings
   stylize run photo.jpg --model runs/hokusai/model --variation 4  four renderings of them
 
@@ -115,7 +118,19 @@ pub struct Args {
     /// must have the photo's aspect ratio; it is resized to the output. One photo at a time
     #[arg(long, value_name = "FILE")]
     mask: Option<PathBuf>,
-    /// Soften the mask's edge: a Gaussian blur of this many pixels at the output's size
+    /// A label image for a painting per region: its colours, darkest first, take the --style
+    /// paintings in order (one painting per colour; save it as PNG). The photo's aspect ratio
+    #[arg(long, value_name = "FILE")]
+    regions: Option<PathBuf>,
+    /// Regions of the photo drawn as a label image, paired with --painting-regions: the photo's
+    /// colour i (darkest first) takes the style of the painting's colour i (semantic transfer
+    /// with your regions instead of the automatic ones)
+    #[arg(long, value_name = "FILE", requires = "painting_regions")]
+    photo_regions: Option<PathBuf>,
+    /// The painting's regions for --photo-regions, as a label image with as many colours
+    #[arg(long, value_name = "FILE", requires = "photo_regions")]
+    painting_regions: Option<PathBuf>,
+    /// Soften the mask's (and the regions') edges: a Gaussian blur of this many pixels at the output's size
     #[arg(long, default_value_t = stylize_io::mask::DEFAULT_FEATHER, value_name = "PX")]
     feather: f32,
     /// Match regions: the photo's and the painting's VGG16 features are clustered together
@@ -151,11 +166,26 @@ pub fn model_dir(arg: Option<&Path>) -> PathBuf {
 
 /// One style a run paints each photo in: the run's style, or one of its variations.
 struct Variant {
-    style: Style,
+    /// One style; with --regions, one per region of the label image.
+    styles: Vec<Style>,
     /// Appended to output names: "" or "_v<N>".
     suffix: String,
     /// The mix weights, for the outputs' metadata.
     mix: Vec<f64>,
+}
+
+/// `--photo-regions` and `--painting-regions` as a pair, if they have as many colours.
+fn paired_regions(photo: (String, RgbImage), painting: (String, RgbImage)) -> Result<RegionLabels, BadInput> {
+    let count = |l: &RgbImage| stylize_io::mask::label_colours(l).len();
+    let (p, s) = (count(&photo.1), count(&painting.1));
+    let most = stylize_io::mask::MAX_LABELS;
+    if p > most || s > most {
+        return Err(BadInput(format!("{}, {}: at most {most} colours each (a JPEG's compression makes new ones: save labels as PNG)", photo.0, painting.0)));
+    }
+    if p != s {
+        return Err(BadInput(format!("{} has {p} colours and {} has {s}: the photo's colour i (darkest first) pairs with the painting's colour i", photo.0, painting.0)));
+    }
+    Ok(RegionLabels { photo, painting })
 }
 
 /// The most regions `--semantic` clusters into: more than a painting has are empty.
@@ -204,6 +234,8 @@ struct Job<'a> {
     style_name: OsString,
     /// `--mask`: its path as given, and the image as read.
     mask: Option<(String, RgbImage)>,
+    /// `--regions`: the label image, likewise.
+    labels: Option<(String, RgbImage)>,
     timings: &'a Timings,
 }
 
@@ -228,8 +260,8 @@ fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
     if batch && args.out_dir.is_none() {
         return Err(BadInput("several photos or a folder need --out-dir".into()).into());
     }
-    if batch && args.mask.is_some() {
-        return Err(BadInput("--mask is for one photo (a mask fits one photo's shape): run each photo with its own mask".into()).into());
+    if batch && (args.mask.is_some() || args.regions.is_some()) {
+        return Err(BadInput("--mask and --regions are for one photo (they fit one photo's shape): run each photo with its own".into()).into());
     }
     if !batch && args.shard.is_some() {
         return Err(BadInput("--shard splits a batch: give a folder or several photos with --out-dir".into()).into());
@@ -251,13 +283,20 @@ fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
         .map(|p| Ok(super::fit(p, &stylize_io::load(p, &Limits::default())?.rgb, style_sizing)?))
         .collect::<Result<Vec<_>>>()?;
     timings.lap("style: read + resize");
-    let mask = match &args.mask {
-        Some(p) => Some((p.display().to_string(), stylize_io::load(p, &Limits::default())?.rgb)),
-        None => None,
+    let read = |p: &Option<PathBuf>| -> Result<Option<(String, RgbImage)>> {
+        Ok(match p {
+            Some(p) => Some((p.display().to_string(), stylize_io::load(p, &Limits::default())?.rgb)),
+            None => None,
+        })
     };
-    let job = Job::new(args, &styles, &weights, mask, timings)?;
+    let (mask, labels) = (read(&args.mask)?, read(&args.regions)?);
+    let pairs = match (read(&args.photo_regions)?, read(&args.painting_regions)?) {
+        (Some(photo), Some(painting)) => Some(paired_regions(photo, painting)?),
+        _ => None,
+    };
+    let job = Job::new(args, &styles, &weights, mask, labels, pairs, timings)?;
     // What no output may replace; a batch adds the photos its folders expand to.
-    let mut inputs = Inputs::new(args.style.iter().chain(&args.inputs).chain(&args.mask));
+    let mut inputs = Inputs::new(args.style.iter().chain(&args.inputs).chain(&args.mask).chain(&args.regions).chain(&args.photo_regions).chain(&args.painting_regions));
 
     if !batch {
         let photo = &args.inputs[0];
@@ -351,8 +390,16 @@ fn validate(args: &Args) -> Result<(), BadInput> {
         if !(1..=MAX_CLUSTERS).contains(&k) {
             return Err(BadInput(format!("--semantic takes 1-{MAX_CLUSTERS} regions, got {k}")));
         }
-        if args.style.len() != 1 {
-            return Err(BadInput("--semantic matches regions of one painting: give exactly one --style".into()));
+    }
+    if (args.semantic.is_some() || args.photo_regions.is_some()) && args.style.len() != 1 {
+        return Err(BadInput("--semantic and --photo-regions match regions of one painting: give exactly one --style".into()));
+    }
+    if args.photo_regions.is_some() && args.regions.is_some() {
+        return Err(BadInput("--regions (a painting per region) and --photo-regions (regions of one painting) do not go together".into()));
+    }
+    if args.regions.is_some() {
+        if args.style.is_empty() || !args.mix.is_empty() || args.semantic.is_some() || args.mask.is_some() {
+            return Err(BadInput("--regions takes one --style per colour of the label image, without --mix, --semantic or --mask".into()));
         }
     }
     if let Some(n) = args.variation {
@@ -471,7 +518,15 @@ fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 }
 
 impl<'a> Job<'a> {
-    fn new(args: &'a Args, styles: &[RgbImage], weights: &[f64], mask: Option<(String, RgbImage)>, timings: &'a Timings) -> Result<Self> {
+    fn new(
+        args: &'a Args,
+        styles: &[RgbImage],
+        weights: &[f64],
+        mask: Option<(String, RgbImage)>,
+        labels: Option<(String, RgbImage)>,
+        pairs: Option<RegionLabels>,
+        timings: &'a Timings,
+    ) -> Result<Self> {
         let device = Device::cuda_if_available();
         // Without --style, the model's own collection (a fine-tune's paintings) is the style.
         let mut collection = None::<(String, Vec<stylize_model::StyleCode>)>;
@@ -506,17 +561,23 @@ impl<'a> Job<'a> {
                 };
                 let variants = mixes
                     .into_iter()
-                    .map(|(suffix, mix)| Ok(Variant { style: stylizer.collection_style(&mix).map_err(pipeline_error)?, suffix, mix }))
+                    .map(|(suffix, mix)| Ok(Variant { styles: vec![stylizer.collection_style(&mix).map_err(pipeline_error)?], suffix, mix }))
                     .collect::<Result<Vec<_>>>()?;
                 (variants, OsString::from(&name), format!("the model's collection {name} ({n} paintings)"))
             }
             None => {
                 let name = args.style[0].file_stem().map(OsString::from).unwrap_or_else(|| "style".into());
-                let style = match args.semantic {
-                    Some(k) => stylizer.semantic_style(&styles[0], SemanticConfig { clusters: k, ..Default::default() }).map_err(pipeline_error)?,
-                    None => stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?,
+                let semantic = match &pairs {
+                    Some(p) => Some(stylize_io::mask::label_colours(&p.painting.1).len()),
+                    None => args.semantic,
                 };
-                let variant = Variant { style, suffix: String::new(), mix: weights.to_vec() };
+                let styles = match (semantic, &labels) {
+                    (Some(k), _) => vec![stylizer.semantic_style(&styles[0], SemanticConfig { clusters: k, ..Default::default() }, pairs).map_err(pipeline_error)?],
+                    // A painting per region: each its own style, composed by the label image.
+                    (None, Some(_)) => styles.iter().map(|s| stylizer.style(&[s], &[1.0], args.precision).map_err(pipeline_error)).collect::<Result<Vec<_>>>()?,
+                    (None, None) => vec![stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?],
+                };
+                let variant = Variant { styles, suffix: String::new(), mix: weights.to_vec() };
                 (vec![variant], name, args.style.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", "))
             }
         };
@@ -532,13 +593,19 @@ impl<'a> Job<'a> {
         if let Some(k) = args.semantic {
             settings.push(("stylize:semantic", format!("{k} regions")));
         }
+        if let Some(r) = &args.regions {
+            settings.push(("stylize:regions", format!("{}, feather {} px", file_name(r), args.feather)));
+        }
+        if let (Some(p), Some(s)) = (&args.photo_regions, &args.painting_regions) {
+            settings.push(("stylize:paired_regions", format!("{} with {}", file_name(p), file_name(s))));
+        }
         if let Some(m) = &args.mask {
             settings.push(("stylize:mask", format!("{}, feather {} px", file_name(m), args.feather)));
         }
         let options =
             Options { strength: args.strength, preserve_colour: args.preserve_color, tile: args.tile, precision: args.precision };
         let settings = settings.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Ok(Self { args, stylizer, variants, options, settings, style_name, mask, timings })
+        Ok(Self { args, stylizer, variants, options, settings, style_name, mask, labels, timings })
     }
 
     /// Stylizes one photo with each variant whose output is given (`outputs[i]` for
@@ -565,18 +632,30 @@ impl<'a> Job<'a> {
             Method::Model => "tile passes",
             Method::Optimize => "steps",
         };
+        let region_masks = match &self.labels {
+            Some((path, l)) => Some(stylize_io::mask::label_masks(l, path, self.args.style.len(), rgb.dimensions(), self.args.feather)?),
+            None => None,
+        };
         for (variant, output) in self.variants.iter().zip(outputs).filter_map(|(v, o)| o.map(|o| (v, o))) {
-            let pb = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
-            pb.set_style(ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}, ETA {{eta}}")).expect("valid template"));
-            let result = self
-                .stylizer
-                .stylize(&rgb, &variant.style, &self.options, &mut |done, total| {
-                    pb.set_length(total as u64);
-                    pb.set_position(done as u64);
-                })
-                .map_err(pipeline_error)
-                .map_err(|e| e.context(photo_path.display().to_string()))?;
-            pb.finish_and_clear();
+            let mut results = Vec::with_capacity(variant.styles.len());
+            for style in &variant.styles {
+                let pb = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
+                pb.set_style(ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}, ETA {{eta}}")).expect("valid template"));
+                let result = self
+                    .stylizer
+                    .stylize(&rgb, style, &self.options, &mut |done, total| {
+                        pb.set_length(total as u64);
+                        pb.set_position(done as u64);
+                    })
+                    .map_err(pipeline_error)
+                    .map_err(|e| e.context(photo_path.display().to_string()))?;
+                pb.finish_and_clear();
+                results.push(result);
+            }
+            let result = match &region_masks {
+                Some(masks) => stylize_io::mask::compose(&results.iter().collect::<Vec<_>>(), masks),
+                None => results.pop().expect("one style"),
+            };
             let result = match &mask {
                 Some(m) => stylize_io::mask::blend(&rgb, &result, m),
                 None => result,
