@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use crate::adain::{adain_given, mean_std};
+use crate::semantic::{cluster_stats, mix};
 use crate::init::conv2d;
 use crate::losses::feature_scale;
 use crate::style::{StyleCode, STYLE_TAPS};
@@ -51,12 +52,25 @@ impl Default for DecoderConfig {
 }
 
 /// Style layer (index into STYLE_TAPS) whose statistics start each decoder stage.
-const STAGE_TAPS: [usize; 3] = [2, 1, 0];
+pub const STAGE_TAPS: [usize; 3] = [2, 1, 0];
 /// Layers (index into STYLE_TAPS) whose content features skip to the first stages: relu3_1
 /// and relu2_1 (not relu1_1, which is nearly the pixels: the photo would pass straight through).
 pub const SKIP_TAPS: [usize; 2] = [2, 1];
 
 #[derive(Debug)]
+/// What a multi-level decoder's stages normalise their features with before taking the
+/// target statistics.
+pub enum StageNorm<'a> {
+    /// Each image's own statistics at the stage.
+    Own,
+    /// (mean, std) given for the first stages (tiling: the whole image's); the rest their own.
+    Given(&'a [(Tensor, Tensor)]),
+    /// Each region's own statistics under memberships (1,k,H,W) given per stage, at the
+    /// stage's resolution (semantic transfer: a region is normalised as AdaIN normalises a
+    /// whole image, then takes its region's target statistics).
+    Regional(&'a [Tensor]),
+}
+
 pub struct Decoder {
     layers: Vec<(nn::Conv2D, bool /* upsample after */)>,
     /// 1x1 convs, one per SKIP_TAPS entry (empty without skips).
@@ -92,7 +106,7 @@ impl Decoder {
     /// statistics at STYLE_TAPS, used by a multi-level decoder and ignored otherwise; `skips`
     /// the content features at SKIP_TAPS with those statistics, used when `has_skips`.
     pub fn forward(&self, feat: &Tensor, stats: &StyleCode, skips: &[Tensor]) -> Tensor {
-        self.forward_with(feat, stats, skips, &[], None)
+        self.forward_with(feat, stats, skips, &StageNorm::Own, None)
     }
 
     /// Whether `forward` takes content skips.
@@ -109,10 +123,10 @@ impl Decoder {
         }
     }
 
-    /// `forward`, where stage k normalises with `norms[k]` (mean, std) instead of its own
-    /// statistics when given, and `stop_at = Some(k)` returns stage k's features just before
-    /// normalisation. Tiling uses both to give every tile the whole image's statistics.
-    pub fn forward_with(&self, feat: &Tensor, stats: &StyleCode, skips: &[Tensor], norms: &[(Tensor, Tensor)], stop_at: Option<usize>) -> Tensor {
+    /// `forward`, where each stage normalises as `norm` says, and `stop_at = Some(k)` returns
+    /// stage k's features just before normalisation. Tiling uses both to give every tile the
+    /// whole image's statistics.
+    pub fn forward_with(&self, feat: &Tensor, stats: &StyleCode, skips: &[Tensor], norm: &StageNorm, stop_at: Option<usize>) -> Tensor {
         assert_eq!(skips.len(), self.skips.len(), "one content skip per SKIP_TAPS entry, or none without skips");
         let last = self.layers.len() - 1;
         let mut x = if self.unit_input { feat / feature_scale(STYLE_TAPS[3]) } else { feat.shallow_clone() };
@@ -131,9 +145,13 @@ impl Decoder {
                     // Statistics in units of the layer's typical activation, so they are O(1).
                     let l = STAGE_TAPS[stage];
                     let scale = feature_scale(STYLE_TAPS[l]);
-                    let (m, s) = match norms.get(stage) {
-                        Some((m, s)) => (m.shallow_clone(), s.shallow_clone()),
-                        None => mean_std(&x),
+                    let (m, s) = match norm {
+                        StageNorm::Given(norms) if stage < norms.len() => (norms[stage].0.shallow_clone(), norms[stage].1.shallow_clone()),
+                        StageNorm::Regional(memberships) => {
+                            let (cm, cs, _) = cluster_stats(&x, &memberships[stage]);
+                            (mix(&memberships[stage], &cm), mix(&memberships[stage], &cs))
+                        }
+                        _ => mean_std(&x),
                     };
                     x = adain_given(&x, &m, &s, &(&stats.means[l] / scale), &(&stats.stds[l] / scale));
                     if let (Some(conv), Some(skip)) = (self.skips.get(stage), skips.get(stage)) {

@@ -7,7 +7,7 @@ use std::path::Path;
 use tch::{nn, Device, Tensor};
 
 use crate::adain::{adain, adain_given, blend};
-use crate::decoder::SKIP_TAPS;
+use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
 use crate::semantic::{cut_painting_margin, maps_for, semantic_maps, CoClusters, Regions, SemanticConfig, SemanticStyle};
 use crate::style::STYLE_TAPS;
 use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Tap, Vgg16};
@@ -125,7 +125,12 @@ impl Generator {
                 means: (0..4).map(|l| at(l, &maps.style[l].0, &own.means[l])).collect(),
                 stds: (0..4).map(|l| at(l, &maps.style[l].1, &own.stds[l])).collect(),
             };
-            let out = self.decode(&target, &stats, &skips);
+            let out = if cfg.regional_decoder {
+                let stages: Vec<Tensor> = STAGE_TAPS.iter().map(|&l| maps.memberships[l].shallow_clone()).collect();
+                self.decoder.forward_with(&target, &stats, &skips, &StageNorm::Regional(&stages), None)
+            } else {
+                self.decode(&target, &stats, &skips)
+            };
             p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
         })
     }

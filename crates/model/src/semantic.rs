@@ -34,11 +34,14 @@ pub struct SemanticConfig {
     pub min_share: f64,
     pub iterations: usize,
     pub seed: u64,
+    /// The decoder's stages normalise each region with its own statistics (else the whole
+    /// image's, as plain AdaIN does).
+    pub regional_decoder: bool,
 }
 
 impl Default for SemanticConfig {
     fn default() -> Self {
-        SemanticConfig { clusters: 3, temperature: 0.05, min_share: 0.03, iterations: 25, seed: 0 }
+        SemanticConfig { clusters: 3, temperature: 0.05, min_share: 0.03, iterations: 25, seed: 0, regional_decoder: true }
     }
 }
 

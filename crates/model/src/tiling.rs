@@ -21,6 +21,7 @@ use crate::adain::{adain_given, blend, EPS};
 use crate::convert::rgb8_to_tensor;
 use crate::style::STYLE_TAPS;
 use crate::fast::{channels_last, FastNet, Features, NORM_STAGES};
+use crate::decoder::StageNorm;
 use crate::generator::Padding;
 use crate::{Generator, StyleCode, Vgg16};
 
@@ -243,7 +244,7 @@ pub fn stylize_tiled(
         for stage in 0..stages {
             let mut m = Moments::new();
             for (i, t) in tiles.iter().enumerate() {
-                let x = g.decoder.forward_with(&target(i), &code, &skips(i), &norms, Some(stage));
+                let x = g.decoder.forward_with(&target(i), &code, &skips(i), &StageNorm::Given(&norms), Some(stage));
                 m.add(&x, t, t.region.h / x.size()[2] as u32);
                 tick();
             }
@@ -253,7 +254,7 @@ pub fn stylize_tiled(
         // Pass 3: decode, keep the cores (less the margin).
         let mut out = canvas.output();
         for i in 0..tiles.len() {
-            let y = g.decoder.forward_with(&target(i), &code, &skips(i), &norms, None);
+            let y = g.decoder.forward_with(&target(i), &code, &skips(i), &StageNorm::Given(&norms), None);
             canvas.write_core(&mut out, i, &y);
             tick();
         }
