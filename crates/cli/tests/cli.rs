@@ -150,6 +150,32 @@ fn load_rgb(p: &Path) -> stylize_io::RgbImage {
     stylize_io::load(p, &Default::default()).unwrap().rgb
 }
 
+/// A temporary folder for one test, and `stylize run` writing into it.
+struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    fn new() -> Self {
+        Scratch(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.path().join(name).display().to_string()
+    }
+
+    /// `stylize run ARGS -o NAME`, which must succeed; the output as read back.
+    fn run(&self, args: &[&str], out: &str) -> stylize_io::RgbImage {
+        let o = stylize(&[&["run"][..], args, &["-o", &self.path(out)][..]].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        load_rgb(Path::new(&self.path(out)))
+    }
+
+    /// A black-and-white label image or mask: white where `white(x, y)`.
+    fn two_tone(&self, name: &str, w: u32, h: u32, white: &dyn Fn(u32, u32) -> bool) -> String {
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([if white(x, y) { 255 } else { 0 }; 3])).save(self.path(name)).unwrap();
+        self.path(name)
+    }
+}
+
 /// Mean and max absolute difference of two same-sized images, 0..255.
 fn pixel_diff(a: &stylize_io::RgbImage, b: &stylize_io::RgbImage) -> (f64, u8) {
     assert_eq!(a.dimensions(), b.dimensions());
@@ -390,26 +416,20 @@ fn png_text(path: &Path, key: &str) -> String {
 
 #[test]
 fn a_mask_stylizes_only_where_it_is_white() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = |n: &str| dir.path().join(n).display().to_string();
-    let mask = |name: &str, f: &dyn Fn(u32) -> u8| {
-        image::RgbImage::from_fn(64, 48, |x, _| image::Rgb([f(x); 3])).save(path(name)).unwrap();
-        path(name)
-    };
-    let run = |extra: &[&str], out: &str| {
-        let o = stylize(&[&["run", &cat(), "--style", &wave(), "--size", "96", "-o", &path(out)], extra].concat());
-        assert!(o.status.success(), "{}", stderr(&o));
-        (load_rgb(Path::new(&path(out))), stderr(&o))
-    };
-    let (plain, _) = run(&[], "plain.png");
-    let (white, _) = run(&["--mask", &mask("white.png", &|_| 255)], "white.png.out.png");
-    assert!(white == plain, "an all-white mask is the plain result");
-    let (black, err) = run(&["--mask", &mask("black.png", &|_| 0)], "black.out.png");
-    let photo = stylize_io::fit(&stylize_io::load(Path::new(&cat()), &Default::default()).unwrap().rgb, stylize_io::Sizing::Exact(96), 16, u64::MAX).unwrap();
-    assert!(black == photo, "an all-black mask is the photo");
-    assert!(err.contains("has no white"), "and says so: {err}");
+    let t = Scratch::new();
+    let (cat, wave) = (cat(), wave());
+    let base = ["--style", wave.as_str(), "--size", "96"];
+    let run = |extra: &[&str], out: &str| t.run(&[&[cat.as_str()][..], &base[..], extra].concat(), out);
+    let plain = run(&[], "plain.png");
+    assert!(run(&["--mask", &t.two_tone("white.png", 64, 48, &|_, _| true)], "white.out.png") == plain, "an all-white mask is the plain result");
+    let black = t.two_tone("black.png", 64, 48, &|_, _| false);
+    let o = stylize(&[&["run", cat.as_str()][..], &base[..], &["--mask", &black, "-o", &t.path("black.out.png")]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let photo = stylize_io::fit(&stylize_io::load(Path::new(&cat), &Default::default()).unwrap().rgb, stylize_io::Sizing::Exact(96), 16, u64::MAX).unwrap();
+    assert!(load_rgb(Path::new(&t.path("black.out.png"))) == photo, "an all-black mask is the photo");
+    assert!(stderr(&o).contains("has no white"), "and says so: {}", stderr(&o));
     // White on the right half: the photo on the left, the result on the right, away from the edge.
-    let (half, _) = run(&["--mask", &mask("half.png", &|x| if x >= 32 { 255 } else { 0 }), "--feather", "2"], "half.out.png");
+    let half = run(&["--mask", &t.two_tone("half.png", 64, 48, &|x, _| x >= 32), "--feather", "2"], "half.out.png");
     for y in 0..72 {
         for x in 0..96 {
             if x < 40 {
@@ -420,104 +440,78 @@ fn a_mask_stylizes_only_where_it_is_white() {
         }
     }
     // Bad masks: one line, exit code 2, no output.
-    let out = path("bad.png");
-    let text = path("notes.txt");
+    let out = t.path("bad.png");
+    let text = t.path("notes.txt");
     std::fs::write(&text, "not an image").unwrap();
-    let square = {
-        image::RgbImage::from_pixel(50, 50, image::Rgb([255; 3])).save(path("square.png")).unwrap();
-        path("square.png")
-    };
+    let square = t.two_tone("square.png", 50, 50, &|_, _| true);
     for (m, needle) in [(text.as_str(), "not an image"), (square.as_str(), "the photo's aspect ratio"), ("/nonexistent/mask.png", "no such file")] {
-        assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "--size", "96", "--mask", m, "-o", &out]), needle);
+        assert_bad_input(&stylize(&["run", &cat, "--style", &wave, "--size", "96", "--mask", m, "-o", &out]), needle);
         assert!(!Path::new(&out).exists());
     }
-    assert_bad_input(&stylize(&["run", &cat(), &cat(), "--style", &wave(), "--mask", &square, "--out-dir", &path("batch")]), "--mask is for one photo");
-    assert_bad_input(&stylize(&["run", &cat(), "--style", &wave(), "--mask", &square, "--feather=-1", "-o", &out]), "--feather");
+    assert_bad_input(&stylize(&["run", &cat, &cat, "--style", &wave, "--mask", &square, "--out-dir", &t.path("batch")]), "--mask and --regions are for one photo");
+    assert_bad_input(&stylize(&["run", &cat, "--style", &wave, "--mask", &square, "--feather=-1", "-o", &out]), "--feather");
 }
 
 #[test]
 fn semantic_transfer_matches_regions_and_one_region_is_the_plain_result() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = |n: &str| dir.path().join(n).display().to_string();
-    let photo = data("photos/berlin_cathedral.jpg").display().to_string();
-    let run = |extra: &[&str], out: &str| {
-        let o = stylize(&[&["run", &photo, "--style", &wave(), "--size", "192", "-o", &path(out)], extra].concat());
-        assert!(o.status.success(), "{}", stderr(&o));
-        load_rgb(Path::new(&path(out)))
-    };
+    let t = Scratch::new();
+    let (photo, wave) = (data("photos/berlin_cathedral.jpg").display().to_string(), wave());
+    let run = |extra: &[&str], out: &str| t.run(&[&[photo.as_str(), "--style", &wave, "--size", "192"][..], extra].concat(), out);
     let plain = run(&[], "plain.png");
     assert!(run(&["--semantic", "1"], "one.png") == plain, "one region is plain AdaIN");
     let three = run(&["--semantic"], "three.png");
     let (mean, _) = pixel_diff(&three, &plain);
     assert!(mean > 2.0, "three regions change the result: mean difference {mean:.2} of 255");
-    let out = path("bad.png");
-    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--style", &wave(), "--semantic", "-o", &out]), "exactly one --style");
-    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--semantic", "9", "-o", &out]), "--semantic takes 1-8");
-    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--semantic", "--method", "optimize", "-o", &out]), "not --method optimize");
-    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--semantic", "--size", "300", "--tile", "128", "-o", &out]), "does not work in tiles yet");
+    let out = t.path("bad.png");
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave, "--style", &wave, "--semantic", "-o", &out]), "exactly one --style");
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave, "--semantic", "9", "-o", &out]), "--semantic takes 1-8");
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave, "--semantic", "--method", "optimize", "-o", &out]), "not --method optimize");
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave, "--semantic", "--size", "300", "--tile", "128", "-o", &out]), "does not work in tiles yet");
     assert!(!Path::new(&out).exists());
 }
 
 #[test]
 fn a_label_image_gives_each_region_its_painting() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = |n: &str| dir.path().join(n).display().to_string();
-    let lion = data("paintings/durer_lion.jpg").display().to_string();
-    let run = |extra: &[&str], out: &str| {
-        let o = stylize(&[&["run", &cat(), "--size", "96", "-o", &path(out)], extra].concat());
-        assert!(o.status.success(), "{}", stderr(&o));
-        load_rgb(Path::new(&path(out)))
-    };
-    let wave_only = run(&["--style", &wave()], "wave.png");
+    let t = Scratch::new();
+    let (cat, wave, lion) = (cat(), wave(), data("paintings/durer_lion.jpg").display().to_string());
+    let run = |extra: &[&str], out: &str| t.run(&[&[cat.as_str(), "--size", "96"][..], extra].concat(), out);
+    let wave_only = run(&["--style", &wave], "wave.png");
     let lion_only = run(&["--style", &lion], "lion.png");
     // Top half black (the first painting), bottom half white (the second), at another size.
-    image::RgbImage::from_fn(64, 48, |_, y| image::Rgb([if y < 24 { 0 } else { 255 }; 3])).save(path("labels.png")).unwrap();
-    let both = run(&["--regions", &path("labels.png"), "--style", &wave(), "--style", &lion, "--feather", "1"], "both.png");
+    let labels = t.two_tone("labels.png", 64, 48, &|_, y| y >= 24);
+    let both = run(&["--regions", &labels, "--style", &wave, "--style", &lion, "--feather", "1"], "both.png");
     for y in (0..72).filter(|y| !(30..42).contains(y)) {
         for x in 0..96 {
             let want = if y < 36 { wave_only.get_pixel(x, y) } else { lion_only.get_pixel(x, y) };
             assert_eq!(both.get_pixel(x, y), want, "({x}, {y})");
         }
     }
-    let out = path("bad.png");
-    assert_bad_input(&stylize(&["run", &cat(), "--regions", &path("labels.png"), "--style", &wave(), "-o", &out]), "has 2 colours for 1 painting:");
-    assert_bad_input(&stylize(&["run", &cat(), "--regions", &path("labels.png"), "--style", &wave(), "--style", &lion, "--mix", "1,2", "-o", &out]), "--regions takes");
+    let out = t.path("bad.png");
+    assert_bad_input(&stylize(&["run", &cat, "--regions", &labels, "--style", &wave, "-o", &out]), "has 2 colours for 1 painting:");
+    assert_bad_input(&stylize(&["run", &cat, "--regions", &labels, "--style", &wave, "--style", &lion, "--mix", "1,2", "-o", &out]), "--regions takes");
     assert!(!Path::new(&out).exists());
 }
 
 #[test]
 fn drawn_regions_pair_photo_and_painting_regions() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = |n: &str| dir.path().join(n).display().to_string();
-    let photo = data("photos/berlin_cathedral.jpg").display().to_string();
-    let labels = |name: &str, w: u32, h: u32, split: &dyn Fn(u32, u32) -> bool| {
-        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([if split(x, y) { 255 } else { 0 }; 3])).save(path(name)).unwrap();
-        path(name)
-    };
-    let run = |extra: &[&str], out: &str| {
-        let o = stylize(&[&["run", &photo, "--style", &wave(), "--size", "192", "-o", &path(out)], extra].concat());
-        assert!(o.status.success(), "{}", stderr(&o));
-        load_rgb(Path::new(&path(out)))
-    };
+    let t = Scratch::new();
+    let (photo, wave) = (data("photos/berlin_cathedral.jpg").display().to_string(), wave());
+    let run = |extra: &[&str], out: &str| t.run(&[&[photo.as_str(), "--style", &wave, "--size", "192"][..], extra].concat(), out);
     let plain = run(&[], "plain.png");
     // One region each (a single colour) is the plain result.
-    let one_p = labels("one_p.png", 30, 20, &|_, _| false);
-    let one_s = labels("one_s.png", 40, 27, &|_, _| true);
+    let (one_p, one_s) = (t.two_tone("one_p.png", 30, 20, &|_, _| false), t.two_tone("one_s.png", 40, 27, &|_, _| true));
     assert!(run(&["--photo-regions", &one_p, "--painting-regions", &one_s], "one.png") == plain);
     // The photo's top half takes the wave's left half, its bottom half the wave's right half;
     // swapping the painting's halves gives another picture.
-    let top = labels("top.png", 30, 20, &|_, y| y >= 10);
-    let (left, right) = (labels("left.png", 40, 27, &|x, _| x >= 20), labels("right.png", 40, 27, &|x, _| x < 20));
+    let top = t.two_tone("top.png", 30, 20, &|_, y| y >= 10);
+    let (left, right) = (t.two_tone("left.png", 40, 27, &|x, _| x >= 20), t.two_tone("right.png", 40, 27, &|x, _| x < 20));
     let a = run(&["--photo-regions", &top, "--painting-regions", &left], "a.png");
     let b = run(&["--photo-regions", &top, "--painting-regions", &right], "b.png");
     assert!(a != plain && a != b);
-    let out = path("bad.png");
-    let three = {
-        image::RgbImage::from_fn(40, 27, |x, _| image::Rgb([(x / 14 * 100) as u8; 3])).save(path("three.png")).unwrap();
-        path("three.png")
-    };
-    assert_bad_input(&stylize(&["run", &photo, "--style", &wave(), "--photo-regions", &top, "--painting-regions", &three, "-o", &out]), "has 3");
-    let o = stylize(&["run", &photo, "--style", &wave(), "--photo-regions", &top, "-o", &out]);
+    let out = t.path("bad.png");
+    image::RgbImage::from_fn(40, 27, |x, _| image::Rgb([(x / 14 * 100) as u8; 3])).save(t.path("three.png")).unwrap();
+    assert_bad_input(&stylize(&["run", &photo, "--style", &wave, "--photo-regions", &top, "--painting-regions", &t.path("three.png"), "-o", &out]), "has 3");
+    let o = stylize(&["run", &photo, "--style", &wave, "--photo-regions", &top, "-o", &out]);
     assert_eq!(o.status.code(), Some(2), "--photo-regions needs --painting-regions");
     assert!(!Path::new(&out).exists());
 }
