@@ -10,7 +10,7 @@ use tch::{nn, Device, Tensor};
 use crate::fast::FastNet;
 use crate::model_dir::ModelKind;
 use crate::semantic::{Regions, SemanticConfig, SemanticStyle};
-use crate::tiling::{stylize_tiled, stylize_tiled_fast, TileConfig, FAST_HALO};
+use crate::tiling::{stylize_tiled, stylize_tiled_fast, stylize_tiled_semantic, TileConfig, FAST_HALO};
 use crate::{Generator, StyleCode, Vgg16};
 
 pub trait StyleNetwork {
@@ -41,6 +41,13 @@ pub trait StyleNetwork {
     /// semantic mode make no `SemanticStyle`; given one, they paint with its global code.
     fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, _cfg: &SemanticConfig, strength: f64, _regions: Option<&Regions>) -> Tensor {
         self.stylize(rgb, &style.code, strength)
+    }
+
+    /// `stylize_semantic` (clustered regions) on a large HWC RGB image in tiles, as
+    /// `stylize_tiled` does for `stylize`; `None` for a kind without a semantic mode.
+    #[allow(clippy::too_many_arguments)]
+    fn stylize_tiled_semantic(&self, _pixels: &[u8], _width: u32, _height: u32, _style: &SemanticStyle, _cfg: &SemanticConfig, _strength: f64, _tile: u32, _progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
+        None
     }
 }
 
@@ -78,6 +85,11 @@ impl StyleNetwork for VggNetwork {
 
     fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, regions: Option<&Regions>) -> Tensor {
         self.generator.stylize_semantic(&self.vgg, rgb, style, cfg, strength, regions)
+    }
+
+    fn stylize_tiled_semantic(&self, pixels: &[u8], width: u32, height: u32, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
+        let tiles = TileConfig { tile, ..Default::default() };
+        Some(stylize_tiled_semantic(&self.generator, &self.vgg, pixels, width, height, style, cfg, strength, &tiles, progress))
     }
 }
 

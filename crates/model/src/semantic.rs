@@ -22,6 +22,10 @@ use tch::{Kind, Tensor};
 use crate::adain::{mean_std, EPS};
 use crate::style::{StyleCode, STYLE_TAPS};
 
+/// The longest side (of the padded photo) the clustering reads: a larger photo, which is
+/// stylized in tiles, is clustered on a copy shrunk to this and its memberships upsampled.
+pub const PROXY_SIDE: u32 = 1088;
+
 /// Settings of semantic transfer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SemanticConfig {
@@ -270,19 +274,60 @@ pub fn semantic_maps(photo: &[Tensor], photo_margin: i64, painting: &[Tensor], c
 /// Semantic transfer's statistics for regions already found (clustered, or drawn).
 pub fn maps_for(photo: &[Tensor], painting: &[Tensor], clusters: &CoClusters, cfg: &SemanticConfig) -> SemanticMaps {
     let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
-    let mut maps = SemanticMaps { memberships: vec![], style: vec![], content: vec![] };
+    let mut maps = SemanticMaps { memberships: vec![], style: style_regions(painting, clusters, cfg), content: vec![] };
     for l in 0..STYLE_TAPS.len() {
         let photo_maps = clusters.photo_at(grid(&photo[l]));
-        let (gm, gs) = mean_std(&painting[l]);
-        let (sm, ss, _) = cluster_stats(&painting[l], &clusters.painting_at(grid(&painting[l])));
-        // The painting's share at relu4_1 decides the fallback at every level.
-        let share = &clusters.painting_share;
-        maps.style.push((with_fallback(&sm, share, &gm, cfg.min_share), with_fallback(&ss, share, &gs, cfg.min_share)));
         let (cm, cs, _) = cluster_stats(&photo[l], &photo_maps);
         maps.content.push((cm, cs));
         maps.memberships.push(photo_maps);
     }
     maps
+}
+
+/// Each region's style statistics (mean, std), each (k,C), at every STYLE_TAPS level: the
+/// painting's matching region's, or its global ones for a region it barely has (its share at
+/// relu4_1 decides, at every level).
+pub fn style_regions(painting: &[Tensor], clusters: &CoClusters, cfg: &SemanticConfig) -> Vec<(Tensor, Tensor)> {
+    let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
+    (0..STYLE_TAPS.len())
+        .map(|l| {
+            let (gm, gs) = mean_std(&painting[l]);
+            let (sm, ss, _) = cluster_stats(&painting[l], &clusters.painting_at(grid(&painting[l])));
+            let share = &clusters.painting_share;
+            (with_fallback(&sm, share, &gm, cfg.min_share), with_fallback(&ss, share, &gs, cfg.min_share))
+        })
+        .collect()
+}
+
+/// Per-region moments summed over pieces of an image (tile cores): what [`cluster_stats`]
+/// gives for one whole map, for an image seen tile by tile.
+#[derive(Default)]
+pub struct RegionMoments {
+    sums: Option<(Tensor, Tensor, Tensor)>,
+}
+
+impl RegionMoments {
+    /// Adds features `f` (1,C,h,w) under memberships `m` (1,k,h,w) of the same pixels.
+    pub fn add(&mut self, f: &Tensor, m: &Tensor) {
+        let (c, k) = (f.size()[1], m.size()[1]);
+        let f = f.to_kind(Kind::Double).reshape([c, -1]);
+        let m = m.to_kind(Kind::Double).reshape([k, -1]).to_device(f.device());
+        let piece = (m.matmul(&f.tr()), m.matmul(&f.square().tr()), m.sum_dim_intlist(1, false, Kind::Double));
+        self.sums = Some(match self.sums.take() {
+            Some((a, b, w)) => (a + piece.0, b + piece.1, w + piece.2),
+            None => piece,
+        });
+    }
+
+    /// Each region's (mean, std), each (k,C) in f32 on `device`, as `cluster_stats` computes them.
+    pub fn stats(&self, device: tch::Device) -> (Tensor, Tensor) {
+        let (sum, sumsq, weight) = self.sums.as_ref().expect("at least one piece");
+        let denom = weight.clamp_min(1e-6).unsqueeze(1);
+        let mean = sum / &denom;
+        let std = ((sumsq / &denom - mean.square()).clamp_min(0.0) + EPS).sqrt();
+        let f = |t: Tensor| t.to_kind(Kind::Float).to_device(device);
+        (f(mean), f(std))
+    }
 }
 
 #[cfg(test)]
@@ -331,6 +376,20 @@ mod tests {
         // A thin cluster falls back to the global value.
         let fb = with_fallback(&mean, &f(&[0.5, 0.01], &[2]), &f(&[7.0], &[1, 1, 1, 1]), 0.03);
         assert_eq!(Vec::<f32>::try_from(fb.flatten(0, -1)).unwrap(), vec![2.0, 7.0]);
+    }
+
+    #[test]
+    fn region_moments_over_pieces_are_the_whole_maps_statistics() {
+        tch::manual_seed(3);
+        let feat = Tensor::rand([1, 4, 6, 8], (Kind::Float, Device::Cpu)) * 10.0;
+        let m = Tensor::rand([1, 2, 6, 8], (Kind::Float, Device::Cpu)).softmax(1, Kind::Float);
+        let (mean, std, _) = cluster_stats(&feat, &m);
+        let mut rm = RegionMoments::default();
+        rm.add(&feat.narrow(3, 0, 3), &m.narrow(3, 0, 3));
+        rm.add(&feat.narrow(3, 3, 5), &m.narrow(3, 3, 5));
+        let (pm, ps) = rm.stats(Device::Cpu);
+        assert!((pm - mean).abs().max().double_value(&[]) < 1e-4);
+        assert!((ps - std).abs().max().double_value(&[]) < 1e-3);
     }
 
     #[test]

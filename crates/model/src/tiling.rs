@@ -21,9 +21,10 @@ use crate::adain::{adain_given, blend, EPS};
 use crate::convert::rgb8_to_tensor;
 use crate::style::STYLE_TAPS;
 use crate::fast::{channels_last, FastNet, Features, NORM_STAGES};
-use crate::decoder::StageNorm;
+use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
+use crate::semantic::{style_regions, CoClusters, RegionMoments, SemanticConfig, SemanticStyle, PROXY_SIDE};
 use crate::generator::Padding;
-use crate::{Generator, StyleCode, Vgg16};
+use crate::{Generator, StyleCode, Tap, Vgg16};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TileConfig {
@@ -262,6 +263,158 @@ pub fn stylize_tiled(
     })
 }
 
+/// HWC RGB pixels averaged over `f` x `f` blocks (the last partial blocks dropped).
+pub fn box_downscale(pixels: &[u8], width: u32, height: u32, f: u32) -> (Vec<u8>, u32, u32) {
+    let (w, h) = (width / f, height / f);
+    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
+    for by in 0..h {
+        for bx in 0..w {
+            let mut acc = [0u32; 3];
+            for y in by * f..(by + 1) * f {
+                let row = (y as usize * width as usize + (bx * f) as usize) * 3;
+                for px in pixels[row..row + f as usize * 3].chunks_exact(3) {
+                    for c in 0..3 {
+                        acc[c] += u32::from(px[c]);
+                    }
+                }
+            }
+            out.extend(acc.map(|a| ((a + f * f / 2) / (f * f)) as u8));
+        }
+    }
+    (out, w, h)
+}
+
+/// The regions of a padded image (the canvas's) and the painting, as
+/// `Generator::stylize_semantic` finds them: on the whole image when it is at most
+/// [`PROXY_SIDE`] on its longer side, else on a copy shrunk to that size, whose memberships are
+/// then upsampled. Photo memberships come on the padded image's relu4_1 grid.
+fn whole_image_regions(vgg: &Vgg16, canvas: &Canvas, style: &SemanticStyle, cfg: &SemanticConfig) -> CoClusters {
+    let (pw, ph) = canvas.padding.padded();
+    let f = pw.max(ph).div_ceil(PROXY_SIDE).max(1);
+    let (px, w, h) = if f == 1 { (canvas.padded.clone(), pw, ph) } else { box_downscale(&canvas.padded, pw, ph, f) };
+    let feats = vgg.features(&rgb8_to_tensor(&px, h, w).to_device(canvas.device), &[Tap::Relu4_1, Tap::Relu5_1]);
+    let margin = (canvas.padding.margin / f) as i64;
+    let mut clusters = CoClusters::new([&feats[0], &feats[1]], margin, [&style.features[3], &style.features[4]], cfg);
+    if f > 1 {
+        clusters.photo = clusters.photo_at(((ph / 8) as i64, (pw / 8) as i64));
+    }
+    clusters
+}
+
+/// Tile `t`'s memberships at level `l` (1/2^l of full resolution), cut from the whole image's
+/// relu4_1-grid memberships and upsampled as the untiled path upsamples the whole.
+fn tile_memberships(m4: &Tensor, t: &Tile, l: usize) -> Tensor {
+    let r = t.region;
+    let cut = m4.narrow(2, (r.y / 8) as i64, (r.h / 8) as i64).narrow(3, (r.x / 8) as i64, (r.w / 8) as i64);
+    let s = 1u32 << l;
+    if l == 3 { cut } else { cut.upsample_bilinear2d([(r.h / s) as i64, (r.w / s) as i64], false, None, None) }
+}
+
+/// The core of a tile's map `x` at 1/`scale` of its pixel size.
+fn core_of(x: &Tensor, t: &Tile, scale: u32) -> Tensor {
+    let (cx, cy) = ((t.core.x - t.region.x) / scale, (t.core.y - t.region.y) / scale);
+    x.narrow(2, cy as i64, (t.core.h / scale) as i64).narrow(3, cx as i64, (t.core.w / scale) as i64)
+}
+
+/// Semantic transfer tile by tile: `Generator::stylize_semantic` (clustered regions) on a large
+/// image in bounded memory. The regions are found once for the whole image
+/// (`whole_image_regions`), every region's statistics are summed over all tiles (content at
+/// each level, then each decoder stage's, one pass each), and each tile spreads them with its
+/// own cut of the memberships; so the result equals the untiled one up to float rounding.
+pub fn stylize_tiled_semantic(
+    g: &Generator,
+    vgg: &Vgg16,
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    style: &SemanticStyle,
+    scfg: &SemanticConfig,
+    strength: f64,
+    cfg: &TileConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Vec<u8> {
+    tch::no_grad(|| {
+        let device = g.vs.device();
+        let canvas = Canvas::new(pixels, Padding::new(width, height), cfg, device);
+        let tiles = &canvas.tiles;
+        let stages = g.decoder.stages();
+        let mut tick = ticker(tiles.len() * (2 + stages), progress);
+        let clusters = whole_image_regions(vgg, &canvas, style, scfg);
+        let m4 = &clusters.photo;
+        let spread = |m: &Tensor, stats: &Tensor| crate::semantic::mix(m, stats);
+
+        // Pass 1: features, the image's own statistics, and each region's at every level.
+        let mut own: Vec<Moments> = STYLE_TAPS.iter().map(|_| Moments::new()).collect();
+        let mut regions: Vec<RegionMoments> = STYLE_TAPS.iter().map(|_| RegionMoments::default()).collect();
+        let mut kept = Vec::with_capacity(tiles.len());
+        for (i, t) in tiles.iter().enumerate() {
+            let feats = vgg.features(&canvas.region(i), &STYLE_TAPS);
+            for (l, f) in feats.iter().enumerate() {
+                own[l].add(f, t, 1 << l);
+                regions[l].add(&core_of(f, t, 1 << l), &core_of(&tile_memberships(m4, t, l), t, 1 << l));
+            }
+            kept.push(feats[3].shallow_clone());
+            tick();
+        }
+        let (means, stds) = own.iter().map(|m| m.mean_std(device)).unzip();
+        let own = StyleCode { means, stds };
+        let content: Vec<(Tensor, Tensor)> = regions.iter().map(|r| r.stats(device)).collect();
+        let style_stats = style_regions(&style.features, &clusters, scfg);
+        let styled = |f: &Tensor, m: &Tensor, l: usize| {
+            let ((cm, cs), (sm, ss)) = (&content[l], &style_stats[l]);
+            blend(f, &adain_given(f, &spread(m, cm), &spread(m, cs), &spread(m, sm), &spread(m, ss)), strength)
+        };
+        let target = |i: usize| styled(&kept[i], &tile_memberships(m4, &tiles[i], 3), 3);
+        let skips = |i: usize| -> Vec<Tensor> {
+            if !g.decoder.has_skips() {
+                return Vec::new();
+            }
+            let feats = vgg.features(&canvas.region(i), &STYLE_TAPS[..3]);
+            SKIP_TAPS.iter().map(|&l| styled(&feats[l], &tile_memberships(m4, &tiles[i], l), l)).collect()
+        };
+        // The decoder's target statistics: each region's blended with the image's own.
+        let code = |i: usize| {
+            let at = |l: usize, region: &Tensor, own: &Tensor| spread(&tile_memberships(m4, &tiles[i], l), &(region * strength + own.reshape([1, -1]) * (1.0 - strength)));
+            StyleCode {
+                means: (0..4).map(|l| at(l, &style_stats[l].0, &own.means[l])).collect(),
+                stds: (0..4).map(|l| at(l, &style_stats[l].1, &own.stds[l])).collect(),
+            }
+        };
+
+        // Pass 2: each decoder stage's statistics per region, given the earlier stages'.
+        let mut stage_stats: Vec<(Tensor, Tensor)> = Vec::new();
+        let norms = |i: usize, stage_stats: &[(Tensor, Tensor)]| -> Vec<(Tensor, Tensor)> {
+            stage_stats
+                .iter()
+                .enumerate()
+                .map(|(s, (m, sd))| {
+                    let mem = tile_memberships(m4, &tiles[i], STAGE_TAPS[s]);
+                    (spread(&mem, m), spread(&mem, sd))
+                })
+                .collect()
+        };
+        for stage in 0..stages {
+            let mut rm = RegionMoments::default();
+            for (i, t) in tiles.iter().enumerate() {
+                let x = g.decoder.forward_with(&target(i), &code(i), &skips(i), &StageNorm::Given(&norms(i, &stage_stats)), Some(stage));
+                let scale = t.region.h / x.size()[2] as u32;
+                rm.add(&core_of(&x, t, scale), &core_of(&tile_memberships(m4, t, STAGE_TAPS[stage]), t, scale));
+                tick();
+            }
+            stage_stats.push(rm.stats(device));
+        }
+
+        // Pass 3: decode, keep the cores (less the margin).
+        let mut out = canvas.output();
+        for i in 0..tiles.len() {
+            let y = g.decoder.forward_with(&target(i), &code(i), &skips(i), &StageNorm::Given(&norms(i, &stage_stats)), None);
+            canvas.write_core(&mut out, i, &y);
+            tick();
+        }
+        out
+    })
+}
+
 /// The fast generator's receptive field reaches 63 px to each side (its encoder 27, its
 /// decoder 36 more, counted at full resolution); the halo is the next multiple of 8 past it.
 pub const FAST_HALO: u32 = 72;
@@ -348,6 +501,15 @@ mod tests {
             }
         }
         assert!(covered.iter().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn box_downscale_averages_blocks() {
+        // 4x2 grey pixels 0, 10, 20, 30 / 40, 50, 60, 70 by 2: (0+10+40+50)/4 = 25, (20+30+60+70)/4 = 45.
+        let px: Vec<u8> = [0u8, 10, 20, 30, 40, 50, 60, 70].iter().flat_map(|&v| [v; 3]).collect();
+        let (out, w, h) = box_downscale(&px, 4, 2, 2);
+        assert_eq!((w, h), (2, 1));
+        assert_eq!(out, vec![25, 25, 25, 45, 45, 45]);
     }
 
     #[test]

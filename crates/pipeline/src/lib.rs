@@ -190,11 +190,16 @@ impl Stylizer {
             }
             (Method::Model(net), Style::Semantic { style, cfg, regions }) => {
                 if needs_tiles(w, h, opts.tile) {
-                    return Err(PipelineError::Unsupported(format!(
-                        "semantic transfer does not work in tiles yet: {w}x{h} needs tiles of {} px (use --max-size {} or less)",
-                        opts.tile,
-                        2 * opts.tile
-                    )));
+                    if regions.is_some() {
+                        return Err(PipelineError::Unsupported(format!(
+                            "drawn regions do not work in tiles yet: {w}x{h} needs tiles of {} px (use --max-size {} or less)",
+                            opts.tile,
+                            2 * opts.tile
+                        )));
+                    }
+                    let px = net.stylize_tiled_semantic(photo.as_raw(), w, h, style, cfg, opts.strength, opts.tile, progress);
+                    let px = px.ok_or_else(|| PipelineError::Unsupported(format!("the {} kind has no semantic mode", net.kind())))?;
+                    return Ok(RgbImage::from_raw(w, h, px).expect("tiling returns the input's size"));
                 }
                 let regions = match regions {
                     // The painting's masks fit its features (made from the painting at its size).
