@@ -99,6 +99,12 @@ struct Moments {
     n: f64,
 }
 
+impl Default for Moments {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Moments {
     fn new() -> Self {
         let z = Tensor::zeros([1], (Kind::Double, tch::Device::Cpu));
@@ -107,9 +113,7 @@ impl Moments {
 
     /// Adds the core of `x` (1,C,h,w), a tile's features at 1/`scale` of its pixel size.
     fn add(&mut self, x: &Tensor, tile: &Tile, scale: u32) {
-        let (cx, cy) = ((tile.core.x - tile.region.x) / scale, (tile.core.y - tile.region.y) / scale);
-        let core = x.narrow(2, cy as i64, (tile.core.h / scale) as i64).narrow(3, cx as i64, (tile.core.w / scale) as i64);
-        let core = core.to_kind(Kind::Double).to_device(tch::Device::Cpu);
+        let core = core_of(x, tile, scale).to_kind(Kind::Double).to_device(tch::Device::Cpu);
         self.sum = &self.sum + core.sum_dim_intlist(&[0i64, 2, 3][..], false, Kind::Double);
         self.sumsq = &self.sumsq + core.square().sum_dim_intlist(&[0i64, 2, 3][..], false, Kind::Double);
         self.n += (core.size()[2] * core.size()[3]) as f64;
@@ -240,27 +244,45 @@ pub fn stylize_tiled(
             g.skip_targets(&vgg.features(&canvas.region(i), &STYLE_TAPS[..3]), &own, style, strength)
         };
 
-        // Pass 2: each decoder stage's statistics, given the earlier stages'.
-        let mut norms: Vec<(Tensor, Tensor)> = Vec::new();
-        for stage in 0..stages {
-            let mut m = Moments::new();
-            for (i, t) in tiles.iter().enumerate() {
-                let x = g.decoder.forward_with(&target(i), &code, &skips(i), &StageNorm::Given(&norms), Some(stage));
-                m.add(&x, t, t.region.h / x.size()[2] as u32);
-                tick();
-            }
-            norms.push(m.mean_std(device));
-        }
+        decode_in_passes(
+            &canvas,
+            stages,
+            |i, norms, stop_at| g.decoder.forward_with(&target(i), &code, &skips(i), &StageNorm::Given(norms), stop_at),
+            |m: &mut Moments, _, i, x| m.add(x, &tiles[i], tiles[i].region.h / x.size()[2] as u32),
+            |m| m.mean_std(device),
+            &mut tick,
+        )
+    })
+}
 
-        // Pass 3: decode, keep the cores (less the margin).
-        let mut out = canvas.output();
-        for i in 0..tiles.len() {
-            let y = g.decoder.forward_with(&target(i), &code, &skips(i), &StageNorm::Given(&norms), None);
-            canvas.write_core(&mut out, i, &y);
+/// Passes 2 and 3 of the VGG16 model's tiling, plain or semantic: each decoder stage's
+/// statistics gathered over all tiles given the earlier stages' (`gather(acc, stage, tile,
+/// features)` adds one tile's, `finish` turns the sums into (mean, std)); then every tile
+/// decoded with all of them, its core written. `decode(tile, stats so far, stop_at)` runs a
+/// tile's decoder.
+fn decode_in_passes<A: Default>(
+    canvas: &Canvas,
+    stages: usize,
+    decode: impl Fn(usize, &[(Tensor, Tensor)], Option<usize>) -> Tensor,
+    gather: impl Fn(&mut A, usize, usize, &Tensor),
+    finish: impl Fn(&A) -> (Tensor, Tensor),
+    tick: &mut impl FnMut(),
+) -> Vec<u8> {
+    let mut stats: Vec<(Tensor, Tensor)> = Vec::new();
+    for stage in 0..stages {
+        let mut acc = A::default();
+        for i in 0..canvas.tiles.len() {
+            gather(&mut acc, stage, i, &decode(i, &stats, Some(stage)));
             tick();
         }
-        out
-    })
+        stats.push(finish(&acc));
+    }
+    let mut out = canvas.output();
+    for i in 0..canvas.tiles.len() {
+        canvas.write_core(&mut out, i, &decode(i, &stats, None));
+        tick();
+    }
+    out
 }
 
 /// HWC RGB pixels averaged over `f` x `f` blocks (the last partial blocks dropped).
@@ -381,8 +403,7 @@ pub fn stylize_tiled_semantic(
             }
         };
 
-        // Pass 2: each decoder stage's statistics per region, given the earlier stages'.
-        let mut stage_stats: Vec<(Tensor, Tensor)> = Vec::new();
+        // Each tile normalises a decoder stage with the region statistics spread over its cut.
         let norms = |i: usize, stage_stats: &[(Tensor, Tensor)]| -> Vec<(Tensor, Tensor)> {
             stage_stats
                 .iter()
@@ -393,25 +414,17 @@ pub fn stylize_tiled_semantic(
                 })
                 .collect()
         };
-        for stage in 0..stages {
-            let mut rm = RegionMoments::default();
-            for (i, t) in tiles.iter().enumerate() {
-                let x = g.decoder.forward_with(&target(i), &code(i), &skips(i), &StageNorm::Given(&norms(i, &stage_stats)), Some(stage));
-                let scale = t.region.h / x.size()[2] as u32;
-                rm.add(&core_of(&x, t, scale), &core_of(&tile_memberships(m4, t, STAGE_TAPS[stage]), t, scale));
-                tick();
-            }
-            stage_stats.push(rm.stats(device));
-        }
-
-        // Pass 3: decode, keep the cores (less the margin).
-        let mut out = canvas.output();
-        for i in 0..tiles.len() {
-            let y = g.decoder.forward_with(&target(i), &code(i), &skips(i), &StageNorm::Given(&norms(i, &stage_stats)), None);
-            canvas.write_core(&mut out, i, &y);
-            tick();
-        }
-        out
+        decode_in_passes(
+            &canvas,
+            stages,
+            |i, stats, stop_at| g.decoder.forward_with(&target(i), &code(i), &skips(i), &StageNorm::Given(&norms(i, stats)), stop_at),
+            |rm: &mut RegionMoments, stage, i, x| {
+                let (t, scale) = (&tiles[i], tiles[i].region.h / x.size()[2] as u32);
+                rm.add(&core_of(x, t, scale), &core_of(&tile_memberships(m4, t, STAGE_TAPS[stage]), t, scale));
+            },
+            |rm| rm.stats(device),
+            &mut tick,
+        )
     })
 }
 

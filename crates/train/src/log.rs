@@ -63,9 +63,12 @@ pub fn append(path: &Path, step: u64, seconds: f64, crop: u32, l: &StepLosses, a
 fn open_log(path: &Path, header: &str) -> Result<std::fs::File, TrainError> {
     let new = !path.exists();
     if !new {
-        let text = std::fs::read_to_string(path).map_err(io(path))?;
-        let first = text.lines().next().unwrap_or_default();
+        // Only the header line on every append; the whole file only the once it changes.
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(std::fs::File::open(path).map_err(io(path))?), &mut first).map_err(io(path))?;
+        let first = first.trim_end();
         if first != header && header.starts_with(&format!("{first},")) {
+            let text = std::fs::read_to_string(path).map_err(io(path))?;
             let rest = text.split_once('\n').map_or("", |(_, r)| r);
             stylize_model::model_dir::write_atomic(path, format!("{header}\n{rest}").as_bytes())?;
         }

@@ -22,7 +22,7 @@ use super::eval::{model_name, spread};
 use crate::exit::BadInput;
 
 #[derive(clap::Args)]
-#[command(after_help = "Example (bench/artist.sh makes the folders from ../shared/data):
+#[command(after_help = "Example (bench/artist.sh makes these folders from the training data):
   stylize eval-artist --content photos/ --artist vangogh/train --held-out vangogh/held-out \\
       --others others/ --model default --model runs/vangogh/model --out report/
 
