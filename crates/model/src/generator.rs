@@ -6,9 +6,9 @@ use std::path::Path;
 
 use tch::{nn, Device, Tensor};
 
-use crate::adain::{adain, adain_given, blend};
+use crate::adain::{adain, adain_given, blend, mean_std};
 use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
-use crate::semantic::{cut_painting_margin, maps_for, semantic_maps, CoClusters, Regions, SemanticConfig, SemanticStyle};
+use crate::semantic::{attention_stats, cut_painting_margin, maps_for, semantic_maps, CoClusters, Matching, Regions, SemanticConfig, SemanticStyle};
 use crate::style::STYLE_TAPS;
 use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Tap, Vgg16};
 
@@ -103,6 +103,9 @@ impl Generator {
         if cfg.clusters <= 1 {
             return self.stylize(vgg, rgb, &style.code, strength);
         }
+        if let (Matching::Attention { temperature }, None) = (cfg.matching, regions) {
+            return self.stylize_attention(vgg, rgb, style, temperature, strength);
+        }
         tch::no_grad(|| {
             let (x, p) = Self::pad(rgb);
             let feats = vgg.features(&x, &SEMANTIC_TAPS);
@@ -131,6 +134,31 @@ impl Generator {
             } else {
                 self.decode(&target, &stats, &skips)
             };
+            p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
+        })
+    }
+
+    /// `stylize_semantic` by attention ([`attention_stats`]): every position takes its own
+    /// statistics in AdaIN, the skips and the decoder's stages; the content is normalised with
+    /// the photo's global statistics, as AdaAttN does.
+    fn stylize_attention(&self, vgg: &Vgg16, rgb: &Tensor, style: &SemanticStyle, temperature: f64, strength: f64) -> Tensor {
+        tch::no_grad(|| {
+            let (x, p) = Self::pad(rgb);
+            let feats = vgg.features(&x, &SEMANTIC_TAPS);
+            let stats = attention_stats(&feats, &style.features, temperature);
+            let styled = |l: usize| {
+                let (cm, cs) = mean_std(&feats[l]);
+                blend(&feats[l], &adain_given(&feats[l], &cm, &cs, &stats[l].0, &stats[l].1), strength)
+            };
+            let target = styled(3);
+            let skips: Vec<Tensor> = if self.decoder.has_skips() { SKIP_TAPS.iter().map(|&l| styled(l)).collect() } else { Vec::new() };
+            let own = StyleCode::from_features(&feats[..4]);
+            let mixed = |s: &Tensor, o: &Tensor| s * strength + o * (1.0 - strength);
+            let code = StyleCode {
+                means: (0..4).map(|l| mixed(&stats[l].0, &own.means[l])).collect(),
+                stds: (0..4).map(|l| mixed(&stats[l].1, &own.stds[l])).collect(),
+            };
+            let out = self.decode(&target, &code, &skips);
             p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
         })
     }

@@ -41,11 +41,24 @@ pub struct SemanticConfig {
     /// The decoder's stages normalise each region with its own statistics (else the whole
     /// image's, as plain AdaIN does).
     pub regional_decoder: bool,
+    /// How photo positions find their painting statistics.
+    pub matching: Matching,
+}
+
+/// How semantic transfer matches the photo's positions to the painting's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Matching {
+    /// Co-clustered regions (`clusters` of them), each with its region's statistics.
+    Clusters,
+    /// Attention as in AdaAttN (Liu et al. 2021) with identity projections: each photo
+    /// position takes the attention-weighted mean and std of the painting's positions
+    /// ([`attention_stats`]); softmax temperature on cosine similarities.
+    Attention { temperature: f64 },
 }
 
 impl Default for SemanticConfig {
     fn default() -> Self {
-        SemanticConfig { clusters: 3, temperature: 0.05, min_share: 0.03, iterations: 25, seed: 0, regional_decoder: true }
+        SemanticConfig { clusters: 3, temperature: 0.05, min_share: 0.03, iterations: 25, seed: 0, regional_decoder: true, matching: Matching::Clusters }
     }
 }
 
@@ -107,6 +120,18 @@ pub fn kmeans(x: &Tensor, k: usize, iterations: usize, seed: u64) -> Tensor {
         last = Some(assign);
     }
     c
+}
+
+/// Rows k-means fits on at most: a few clusters are found as well from a few thousand
+/// positions as from all of them, at a fraction of the cost (every position still gets its
+/// memberships).
+pub const KMEANS_ROWS: i64 = 4096;
+
+/// At most [`KMEANS_ROWS`] rows of `x`, evenly strided (so photo and painting keep their shares).
+fn fit_rows(x: &Tensor) -> Tensor {
+    let n = x.size()[0];
+    let step = (n + KMEANS_ROWS - 1) / KMEANS_ROWS;
+    if step <= 1 { x.shallow_clone() } else { x.index_select(0, &Tensor::arange_start_step(0, n, step, (Kind::Int64, x.device()))) }
 }
 
 /// Each row's nearest centre (N): argmin over centres of |c|^2 - 2 x.c, the squared distance
@@ -199,7 +224,8 @@ impl CoClusters {
         let zs = cluster_features(painting[0], painting[1]);
         let (ph, pw) = (photo[0].size()[2], photo[0].size()[3]);
         let inner = cut_margin(&Tensor::arange(ph * pw, (Kind::Int64, photo[0].device())).reshape([1, 1, ph, pw]), photo_margin / 8).flatten(0, -1);
-        let centres = kmeans(&Tensor::cat(&[zp.index_select(0, &inner), zs.shallow_clone()], 0), cfg.clusters, cfg.iterations, cfg.seed);
+        let rows = Tensor::cat(&[zp.index_select(0, &inner), zs.shallow_clone()], 0);
+        let centres = kmeans(&fit_rows(&rows), cfg.clusters, cfg.iterations, cfg.seed);
         let (sh, sw) = (painting[0].size()[2], painting[0].size()[3]);
         let painting = membership_maps(&memberships(&zs, &centres, cfg.temperature), sh, sw, (sh, sw));
         let painting_share = painting.mean_dim(&[0i64, 2, 3][..], false, Kind::Float);
@@ -297,6 +323,42 @@ pub fn style_regions(painting: &[Tensor], clusters: &CoClusters, cfg: &SemanticC
         .collect()
 }
 
+/// Painting positions that attention reads at most (AdaAttN samples its style positions
+/// likewise): a larger painting's relu4_1 grid is average-pooled to fit, each cell keeping
+/// its first and second moments at every level, so no statistics are lost, only resolution.
+pub const ATTENTION_BANK: i64 = 4096;
+
+/// Per-position style statistics by attention (AdaAttN with identity projections): the
+/// photo's and the painting's clustering features (relu4_1 with relu5_1, as
+/// [`cluster_features`] makes them: unit vectors) are compared by cosine; each photo position's
+/// softmax over painting positions (at `temperature`) weighs the painting's moments at every
+/// STYLE_TAPS level. Returns per level (mean, std) maps (1,C,H,W) at the photo's resolution
+/// there. A high temperature tends to the painting's global statistics.
+pub fn attention_stats(photo: &[Tensor], painting: &[Tensor], temperature: f64) -> Vec<(Tensor, Tensor)> {
+    assert!(photo.len() == 5 && painting.len() == 5, "STYLE_TAPS and relu5_1 for both images");
+    let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
+    let ((ph, pw), (sh, sw)) = (grid(&photo[3]), grid(&painting[3]));
+    let shrink = (ATTENTION_BANK as f64 / (sh * sw) as f64).sqrt().min(1.0);
+    let bank = (((sh as f64 * shrink) as i64).max(1), ((sw as f64 * shrink) as i64).max(1));
+    let cells = |t: &Tensor| t.adaptive_avg_pool2d([bank.0, bank.1]);
+    let query = cluster_features(&photo[3], &photo[4]);
+    let d = query.size()[1];
+    let keys = cells(&cluster_features(&painting[3], &painting[4]).tr().reshape([1, d, sh, sw])).reshape([d, -1]).tr();
+    let keys = &keys / keys.norm_scalaropt_dim(2, [1i64], true).clamp_min(1e-6);
+    let attention = (query.matmul(&keys.tr()) / temperature.max(1e-6)).softmax(1, Kind::Float); // (Np, Nk)
+    (0..STYLE_TAPS.len())
+        .map(|l| {
+            let f = painting[l].to_kind(Kind::Float);
+            let c = f.size()[1];
+            let moment = |t: &Tensor| attention.matmul(&cells(t).reshape([c, -1]).tr()); // (Np, C)
+            let mean = moment(&f);
+            let std = ((moment(&f.square()) - mean.square()).clamp_min(0.0) + EPS).sqrt();
+            let map = |t: Tensor| resize_maps(&t.tr().reshape([1, c, ph, pw]), grid(&photo[l]));
+            (map(mean), map(std))
+        })
+        .collect()
+}
+
 /// Per-region moments summed over pieces of an image (tile cores): what [`cluster_stats`]
 /// gives for one whole map, for an image seen tile by tile.
 #[derive(Default)]
@@ -306,11 +368,21 @@ pub struct RegionMoments {
 
 impl RegionMoments {
     /// Adds features `f` (1,C,h,w) under memberships `m` (1,k,h,w) of the same pixels.
+    /// The products run in f32 about the piece's own channel means (so no precision is lost
+    /// to large means), and are moved back to moments about 0 in f64, where pieces add up.
     pub fn add(&mut self, f: &Tensor, m: &Tensor) {
         let (c, k) = (f.size()[1], m.size()[1]);
-        let f = f.to_kind(Kind::Double).reshape([c, -1]);
-        let m = m.to_kind(Kind::Double).reshape([k, -1]).to_device(f.device());
-        let piece = (m.matmul(&f.tr()), m.matmul(&f.square().tr()), m.sum_dim_intlist(1, false, Kind::Double));
+        let f = f.to_kind(Kind::Float).reshape([c, -1]);
+        let shift = f.mean_dim(&[1i64][..], true, Kind::Float); // (C,1)
+        let g = &f - &shift;
+        let m = m.to_kind(Kind::Float).reshape([k, -1]).to_device(f.device());
+        let d = |t: Tensor| t.to_kind(Kind::Double);
+        let (s1, s2, w) = (d(m.matmul(&g.tr())), d(m.matmul(&g.square().tr())), d(m.sum_dim_intlist(1, false, Kind::Float)));
+        // Sum m f = Sum m g + s Sum m; Sum m f^2 = Sum m g^2 + 2 s Sum m g + s^2 Sum m.
+        let (shift, wk) = (d(shift.tr()), w.unsqueeze(1)); // (1,C), (k,1)
+        let sum = &s1 + &shift * &wk;
+        let sumsq = s2 + &s1 * &shift * 2.0 + shift.square() * &wk;
+        let piece = (sum, sumsq, w);
         self.sums = Some(match self.sums.take() {
             Some((a, b, w)) => (a + piece.0, b + piece.1, w + piece.2),
             None => piece,
@@ -388,6 +460,35 @@ mod tests {
         let (pm, ps) = rm.stats(Device::Cpu);
         assert!((pm - mean).abs().max().double_value(&[]) < 1e-4);
         assert!((ps - std).abs().max().double_value(&[]) < 1e-4);
+    }
+
+    #[test]
+    fn attention_at_a_high_temperature_is_global_and_at_a_low_one_finds_the_match() {
+        // A painting of two halves: features (and so stats) differ left and right. A photo
+        // whose left half looks like the painting's right half should take the right half's
+        // statistics there at a low temperature, and the global ones at a high temperature.
+        tch::manual_seed(4);
+        let half = |a: f64, w: i64, c: i64, h: i64| Tensor::rand([1, c, h, w], (Kind::Float, Device::Cpu)) * 0.1 + a;
+        let level = |c: i64, h: i64, w: i64, swap: bool| {
+            let (x, y) = (half(1.0, w / 2, c, h), half(5.0, w / 2, c, h));
+            // Channel 0 tells the halves apart in direction, not only size.
+            let (x, y) = (x.index_fill(1, &Tensor::from_slice(&[0i64]), 0.0), y.index_fill(1, &Tensor::from_slice(&[1i64]), 0.0));
+            if swap { Tensor::cat(&[y, x], 3) } else { Tensor::cat(&[x, y], 3) }
+        };
+        let sizes = [(4, 32, 32), (4, 16, 16), (4, 8, 8), (4, 4, 4), (4, 2, 2)];
+        let painting: Vec<Tensor> = sizes.iter().map(|&(c, h, w)| level(c, h, w, false)).collect();
+        let photo: Vec<Tensor> = sizes.iter().map(|&(c, h, w)| level(c, h, w, true)).collect();
+        let sharp = attention_stats(&photo, &painting, 0.01);
+        let (mean, _) = &sharp[3];
+        assert_eq!(mean.size(), [1, 4, 4, 4]);
+        // Photo's left half (like the painting's right, ~5 off channel 1) takes ~5.05 in channel 2.
+        let left = mean.narrow(3, 0, 2).mean(Kind::Float).double_value(&[]);
+        let right = mean.narrow(3, 2, 2).mean(Kind::Float).double_value(&[]);
+        assert!(left > 3.5 && right < 1.5, "left {left} right {right}");
+        let flat = attention_stats(&photo, &painting, 1e4);
+        let (gm, gs) = crate::adain::mean_std(&painting[0]);
+        assert!((&flat[0].0 - gm).abs().max().double_value(&[]) < 0.05);
+        assert!((&flat[0].1 - gs).abs().max().double_value(&[]) < 0.05);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use stylize_eval::metrics::score;
 use stylize_eval::{Reconstruction, Scores, StLpips};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
-use stylize_model::semantic::SemanticConfig;
+use stylize_model::semantic::{Matching, SemanticConfig};
 use stylize_model::{load_network, StyleCode, Vgg16};
 use stylize_train::data::list_images;
 use stylize_train::trainer::to_image;
@@ -54,6 +54,10 @@ pub struct Args {
     /// Also the first model with semantic transfer into K regions (`stylize run --semantic K`)
     #[arg(long, num_args = 0..=1, default_missing_value = "3", value_name = "K")]
     semantic: Option<usize>,
+    /// Also the first model with semantic transfer by attention (AdaAttN-style, identity
+    /// projections) at softmax temperature T; repeat to compare temperatures
+    #[arg(long, value_name = "T")]
+    attention: Vec<f64>,
     /// Optimisation steps for the Gatys baseline
     #[arg(long, default_value_t = 200)]
     gatys_steps: usize,
@@ -172,6 +176,14 @@ pub fn run(args: Args) -> Result<()> {
         let f = move |i: usize, j: usize| -> Result<Tensor> { Ok(generator.stylize_semantic(&xs[i], &styles[j], &cfg, 1.0, None)) };
         methods.push((format!("{} --semantic {k}", models[0].0), Box::new(f), pairs.len()));
     }
+    for &t in &args.attention {
+        let cfg = SemanticConfig { matching: Matching::Attention { temperature: t }, ..Default::default() };
+        let styles = ss.iter().map(|s| generator.semantic_style(s)).collect::<Option<Vec<_>>>();
+        let styles = styles.ok_or_else(|| BadInput(format!("--attention: the {} kind has no semantic mode", info.kind)))?;
+        let xs = &xs;
+        let f = move |i: usize, j: usize| -> Result<Tensor> { Ok(generator.stylize_semantic(&xs[i], &styles[j], &cfg, 1.0, None)) };
+        methods.push((format!("{} --semantic (attention, T {t})", models[0].0), Box::new(f), pairs.len()));
+    }
     methods.push((
         format!("{} --preserve-color", models[0].0),
         Box::new(|i, j| {
@@ -272,10 +284,14 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// A column label for the methods sheet: the model's name for a model row ("stylize NAME
-/// (kind)"), "preserved" for the colour-preserving variant, "semantic" for semantic transfer, else the method's first word.
+/// (kind)"), "preserved" for the colour-preserving variant, "semantic" for semantic transfer
+/// ("attention T" by attention), else the method's first word.
 fn short_label(method: &str) -> String {
     if method.contains("preserve") {
         return "preserved".into();
+    }
+    if let Some(t) = method.split("attention, T ").nth(1) {
+        return format!("attention {}", t.trim_end_matches(')'));
     }
     if method.contains("--semantic") {
         return "semantic".into();
