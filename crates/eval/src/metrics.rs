@@ -206,23 +206,50 @@ impl Reconstruction {
 
 const CONTENT_TAPS: [Tap; 2] = [Tap::Relu3_1, Tap::Relu4_1];
 
-/// Scores `out` (1,3,H,W in 0..1) against the photo (the same size) and the painting. Fails
-/// only when ST-LPIPS cannot take the images (sides under `stlpips::MIN_SIDE`).
-pub fn score(vgg: &Vgg16, stlpips: &StLpips, out: &Tensor, photo: &Tensor, painting: &Tensor) -> Result<Scores, StLpipsError> {
-    let st_lpips = stlpips.distance(out, photo)?;
+/// What scoring reads of one (photo, painting) pair, made once and shared by every method's
+/// output: the photo (RGB, for ST-LPIPS) and its VGG16 features at relu3_1, relu4_1 and
+/// relu5_1, the painting's at STYLE_TAPS and relu5_1, and the regions they share.
+pub struct Reference<'a> {
+    photo: &'a Tensor,
+    photo_features: &'a [Tensor],
+    painting_features: &'a [Tensor],
+    clusters: CoClusters,
+}
+
+/// A photo's features as [`Reference`] reads them (make once per photo).
+pub fn photo_features(vgg: &Vgg16, photo: &Tensor) -> Vec<Tensor> {
+    tch::no_grad(|| vgg.features(photo, &[CONTENT_TAPS[0], CONTENT_TAPS[1], Tap::Relu5_1]))
+}
+
+/// A painting's features as [`Reference`] reads them (make once per painting).
+pub fn painting_features(vgg: &Vgg16, painting: &Tensor) -> Vec<Tensor> {
+    tch::no_grad(|| vgg.features(painting, &[STYLE_TAPS[0], STYLE_TAPS[1], STYLE_TAPS[2], STYLE_TAPS[3], Tap::Relu5_1]))
+}
+
+impl<'a> Reference<'a> {
+    /// The pair of `photo` (1,3,H,W in 0..1) with its [`photo_features`] and a painting's
+    /// [`painting_features`]; co-clusters them as `stylize run --semantic` does.
+    pub fn new(photo: &'a Tensor, photo_features: &'a [Tensor], painting_features: &'a [Tensor]) -> Self {
+        let (fp, fs) = (photo_features, painting_features);
+        let clusters = tch::no_grad(|| CoClusters::new(&[&fp[1], &fp[2]], 0, &[&fs[3], &fs[4]], &SemanticConfig::default()));
+        Reference { photo, photo_features, painting_features, clusters }
+    }
+}
+
+/// Scores `out` (1,3,H,W in 0..1, the photo's size) against its pair. Fails only when
+/// ST-LPIPS cannot take the images (sides under `stlpips::MIN_SIDE`).
+pub fn score(vgg: &Vgg16, stlpips: &StLpips, out: &Tensor, pair: &Reference) -> Result<Scores, StLpipsError> {
+    let st_lpips = stlpips.distance(out, pair.photo)?;
+    let (fp, fs) = (pair.photo_features, pair.painting_features);
     Ok(tch::no_grad(|| {
         let fo = vgg.features(out, &STYLE_TAPS);
-        let fp = vgg.features(photo, &[CONTENT_TAPS[0], CONTENT_TAPS[1], Tap::Relu5_1]);
-        let fs = vgg.features(painting, &[STYLE_TAPS[0], STYLE_TAPS[1], STYLE_TAPS[2], STYLE_TAPS[3], Tap::Relu5_1]);
         let frechet = CONTENT_TAPS.iter().enumerate().map(|(i, &tap)| feature_frechet(&fo[2 + i], &fs[2 + i], tap)).sum::<f64>() / 2.0;
-        let cfg = SemanticConfig::default();
-        let clusters = CoClusters::new([&fp[1], &fp[2]], 0, [&fs[3], &fs[4]], &cfg);
         Scores {
-            style_region: region_distance(&fo, &fs[..4], &clusters, cfg.min_share),
+            style_region: region_distance(&fo, &fs[..4], &pair.clusters, SemanticConfig::default().min_share),
             content: content_distance(&fo[2..], &fp[..2]),
             st_lpips,
-            style_stats: stat_distance(&StyleCode::from_features(&fo), &StyleCode::from_features(&fs)),
-            style_gram: gram_distance(&fo, &fs),
+            style_stats: stat_distance(&StyleCode::from_features(&fo), &StyleCode::from_features(&fs[..4])),
+            style_gram: gram_distance(&fo, &fs[..4]),
             style_frechet: frechet,
         }
     }))

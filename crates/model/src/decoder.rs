@@ -71,6 +71,22 @@ pub enum StageNorm<'a> {
     Regional(&'a [Tensor]),
 }
 
+impl StageNorm<'_> {
+    /// The (mean, std) that stage `stage` normalises its features `x` with; `own` measures a
+    /// whole image's.
+    pub fn at(&self, stage: usize, x: &Tensor, own: impl Fn(&Tensor) -> (Tensor, Tensor)) -> (Tensor, Tensor) {
+        match self {
+            StageNorm::Given(norms) if stage < norms.len() => (norms[stage].0.shallow_clone(), norms[stage].1.shallow_clone()),
+            StageNorm::Regional(memberships) => {
+                let m = &memberships[stage];
+                let (cm, cs, _) = cluster_stats(x, m);
+                (mix(m, &cm), mix(m, &cs))
+            }
+            _ => own(x),
+        }
+    }
+}
+
 pub struct Decoder {
     layers: Vec<(nn::Conv2D, bool /* upsample after */)>,
     /// 1x1 convs, one per SKIP_TAPS entry (empty without skips).
@@ -145,14 +161,7 @@ impl Decoder {
                     // Statistics in units of the layer's typical activation, so they are O(1).
                     let l = STAGE_TAPS[stage];
                     let scale = feature_scale(STYLE_TAPS[l]);
-                    let (m, s) = match norm {
-                        StageNorm::Given(norms) if stage < norms.len() => (norms[stage].0.shallow_clone(), norms[stage].1.shallow_clone()),
-                        StageNorm::Regional(memberships) => {
-                            let (cm, cs, _) = cluster_stats(&x, &memberships[stage]);
-                            (mix(&memberships[stage], &cm), mix(&memberships[stage], &cs))
-                        }
-                        _ => mean_std(&x),
-                    };
+                    let (m, s) = norm.at(stage, &x, mean_std);
                     x = adain_given(&x, &m, &s, &(&stats.means[l] / scale), &(&stats.stds[l] / scale));
                     if let (Some(conv), Some(skip)) = (self.skips.get(stage), skips.get(stage)) {
                         let kind = x.kind();

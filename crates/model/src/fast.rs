@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Reduction, Tensor};
 
 use crate::adain::{blend, mean_std};
+use crate::decoder::StageNorm;
+use crate::semantic::{attention_stats, semantic_maps, Matching, Regions, SemanticConfig, SemanticStyle};
 use crate::init::conv2d_padded;
 use crate::losses::feature_scale;
 use crate::style::{StyleCode, STYLE_TAPS};
@@ -208,18 +210,62 @@ impl FastNet {
     /// The decoder on encoded features; `own` holds their statistics (the whole image's, when
     /// the features are a tile's).
     pub fn decode(&self, feats: &Features, own: &StyleCode, style: &StyleCode, strength: f64) -> Tensor {
-        self.decode_with(feats, own, style, strength, &[], None)
+        self.decode_with(feats, own, style, strength, &StageNorm::Own, None)
+    }
+
+    /// A painting (1,3,H,W in 0..1) for [`FastNet::stylize_semantic`]: the style encoder's
+    /// three levels, and the photo encoder's 1/8 features to find its regions on (a photo's
+    /// regions are found on the same encoder's, so both images are clustered in one space).
+    pub fn semantic_style(&self, rgb: &Tensor) -> SemanticStyle {
+        tch::no_grad(|| {
+            let rgb = channels_last(rgb);
+            let Features(levels) = self.style.forward(&(&rgb - 0.5));
+            let Features([_, _, f8]) = self.encode(&rgb);
+            let code = StyleCode::from_features(&levels);
+            SemanticStyle { levels: levels.into_iter().collect(), cluster: vec![f8], code, size: (rgb.size()[2], rgb.size()[3]) }
+        })
+    }
+
+    /// `stylize` with semantic transfer, as the VGG16 model's: each region of the photo takes
+    /// the statistics of the painting's matching region at the three levels and in the
+    /// decoder's stages (or, with attention, each position its own). One region is `stylize`.
+    pub fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, regions: Option<&Regions>) -> Tensor {
+        if cfg.clusters <= 1 {
+            return self.stylize(rgb, &style.code, strength);
+        }
+        tch::no_grad(|| {
+            let p = Padding::to_multiple_of_8(rgb.size()[3] as u32, rgb.size()[2] as u32);
+            let feats = self.encode(&channels_last(&p.apply(rgb)));
+            let f = &feats.0;
+            let as_code = |stats: Vec<(Tensor, Tensor)>| {
+                let (means, stds) = stats.into_iter().unzip();
+                StyleCode { means, stds }
+            };
+            let out = if let (Matching::Attention { temperature }, None) = (cfg.matching, regions) {
+                let target = as_code(attention_stats(f, &[&f[2]], style, temperature));
+                self.decode(&feats, &as_code(f.iter().map(stats).collect()), &target, strength)
+            } else {
+                let pad = |t: &Tensor| p.apply(t);
+                let maps = semantic_maps(f, &[&f[2]], 0, style, cfg, regions.map(|r| (r, &pad as &dyn Fn(&Tensor) -> Tensor)));
+                let spread = |stats: &[(Tensor, Tensor)]| as_code(stats.iter().enumerate().map(|(l, (m, s))| (maps.spread(l, m), maps.spread(l, s))).collect());
+                // Stage k works at 1/NORM_STAGES[k]: level 1 (1/4), then level 0 (1/2).
+                let stages: Vec<Tensor> = NORM_STAGES.iter().map(|&d| maps.memberships[d.trailing_zeros() as usize - 1].shallow_clone()).collect();
+                let norm = if cfg.regional_decoder { StageNorm::Regional(&stages) } else { StageNorm::Own };
+                self.decode_with(&feats, &spread(&maps.content), &spread(&maps.style), strength, &norm, None)
+            };
+            p.crop(&out).clamp(0.0, 1.0).contiguous()
+        })
     }
 
     /// `decode`, where normalising stage k (of [`NORM_STAGES`]: after the 1/4 and the 1/2
-    /// upsampling) takes `norms[k]` (mean, std) instead of its own statistics when given, and
-    /// `stop_at = Some(k)` returns stage k's features just before normalisation. Tiling uses
-    /// both to give every tile the whole image's statistics.
-    pub fn decode_with(&self, feats: &Features, own: &StyleCode, style: &StyleCode, strength: f64, norms: &[(Tensor, Tensor)], stop_at: Option<usize>) -> Tensor {
+    /// upsampling) normalises as `norm` says, and `stop_at = Some(k)` returns stage k's
+    /// features just before normalisation. Tiling uses both to give every tile the whole
+    /// image's statistics; semantic transfer normalises each region with its own.
+    pub fn decode_with(&self, feats: &Features, own: &StyleCode, style: &StyleCode, strength: f64, norm: &StageNorm, stop_at: Option<usize>) -> Tensor {
         let Features([_, f4, f8]) = feats;
         let target = StyleCode::blend(own, style, strength);
         let d = &self.decoder;
-        let norm = |k: usize, x: &Tensor| norms.get(k).map(|(m, s)| (m.shallow_clone(), s.shallow_clone())).unwrap_or_else(|| stats(x));
+        let norm = |k: usize, x: &Tensor| norm.at(k, x, stats);
         // The photo's features with the style's statistics, blended by strength.
         let styled = |f: &Tensor, l: usize| {
             let t = adain_affine(f, &own.means[l], &own.stds[l], &style.means[l], &style.stds[l]);
@@ -430,6 +476,24 @@ mod tests {
         let a = tch::no_grad(|| net.forward(&photo, &code, 0.7));
         let b = tch::no_grad(|| net.forward(&channels_last(&photo), &code, 0.7));
         assert!((a - b).abs().max().double_value(&[]) < 1e-5);
+    }
+
+    #[test]
+    fn semantic_transfer_with_one_region_is_the_plain_result() {
+        let (_vs, net) = net();
+        tch::manual_seed(5);
+        let photo = Tensor::rand([1, 3, 44, 60], (Kind::Float, Device::Cpu));
+        let style = net.semantic_style(&Tensor::rand([1, 3, 40, 56], (Kind::Float, Device::Cpu)));
+        assert_eq!((style.levels.len(), style.cluster.len(), style.size), (3, 1, (40, 56)));
+        let plain = net.stylize(&photo, &style.code, 0.8);
+        let run = |cfg: SemanticConfig| net.stylize_semantic(&photo, &style, &cfg, 0.8, None);
+        assert!(plain.equal(&run(SemanticConfig { clusters: 1, ..Default::default() })));
+        for cfg in [SemanticConfig::default(), SemanticConfig { matching: Matching::Attention { temperature: 0.1 }, ..Default::default() }] {
+            let out = run(cfg);
+            assert_eq!(out.size(), plain.size());
+            let diff = (&out - &plain).abs().max().double_value(&[]);
+            assert!(diff > 1e-4 && out.min().double_value(&[]) >= 0.0 && out.max().double_value(&[]) <= 1.0, "{cfg:?}: {diff}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::adain::{adain, adain_given, blend, mean_std};
 use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
-use crate::semantic::{attention_stats, cut_painting_margin, maps_for, semantic_maps, CoClusters, Matching, Regions, SemanticConfig, SemanticStyle};
+use crate::semantic::{attention_stats, cut_painting_margin, semantic_maps, Matching, Regions, SemanticConfig, SemanticStyle};
 use crate::style::STYLE_TAPS;
 use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Tap, Vgg16};
 
@@ -88,8 +88,10 @@ impl Generator {
     pub fn semantic_style(vgg: &Vgg16, painting: &Tensor) -> SemanticStyle {
         tch::no_grad(|| {
             let (s, p) = Self::pad(painting);
-            let features = cut_painting_margin(&vgg.features(&s, &SEMANTIC_TAPS), p.margin as i64);
-            SemanticStyle { features, code: StyleCode::from_images(vgg, painting) }
+            let mut levels = cut_painting_margin(&vgg.features(&s, &SEMANTIC_TAPS), p.margin as i64);
+            let deep = levels.pop().expect("relu5_1");
+            let cluster = vec![levels[3].shallow_clone(), deep];
+            SemanticStyle { levels, cluster, code: StyleCode::from_images(vgg, painting), size: (painting.size()[2], painting.size()[3]) }
         })
     }
 
@@ -108,12 +110,10 @@ impl Generator {
         }
         tch::no_grad(|| {
             let (x, p) = Self::pad(rgb);
-            let feats = vgg.features(&x, &SEMANTIC_TAPS);
-            let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
-            let maps = match regions {
-                Some(r) => maps_for(&feats, &style.features, &CoClusters::from_regions(r, |t| p.apply(t), grid(&feats[3]), grid(&style.features[3])), cfg),
-                None => semantic_maps(&feats, p.margin as i64, &style.features, cfg),
-            };
+            let mut feats = vgg.features(&x, &SEMANTIC_TAPS);
+            let deep = feats.pop().expect("relu5_1");
+            let pad = |t: &Tensor| p.apply(t);
+            let maps = semantic_maps(&feats, &[&feats[3], &deep], p.margin as i64, style, cfg, regions.map(|r| (r, &pad as &dyn Fn(&Tensor) -> Tensor)));
             let styled = |l: usize| {
                 let ((cm, cs), (sm, ss)) = (&maps.content[l], &maps.style[l]);
                 adain_given(&feats[l], &maps.spread(l, cm), &maps.spread(l, cs), &maps.spread(l, sm), &maps.spread(l, ss))
@@ -122,7 +122,7 @@ impl Generator {
             let skips: Vec<Tensor> = if self.decoder.has_skips() { SKIP_TAPS.iter().map(|&l| blend(&feats[l], &styled(l), strength)).collect() } else { Vec::new() };
             // The decoder's stages take each region's statistics blended with the photo's own
             // by strength, as `stylize` blends the global ones.
-            let own = StyleCode::from_features(&feats[..4]);
+            let own = StyleCode::from_features(&feats);
             let at = |l: usize, region: &Tensor, own: &Tensor| maps.spread(l, &(region * strength + own.reshape([1, -1]) * (1.0 - strength)));
             let stats = StyleCode {
                 means: (0..4).map(|l| at(l, &maps.style[l].0, &own.means[l])).collect(),
@@ -144,15 +144,16 @@ impl Generator {
     fn stylize_attention(&self, vgg: &Vgg16, rgb: &Tensor, style: &SemanticStyle, temperature: f64, strength: f64) -> Tensor {
         tch::no_grad(|| {
             let (x, p) = Self::pad(rgb);
-            let feats = vgg.features(&x, &SEMANTIC_TAPS);
-            let stats = attention_stats(&feats, &style.features, temperature);
+            let mut feats = vgg.features(&x, &SEMANTIC_TAPS);
+            let deep = feats.pop().expect("relu5_1");
+            let stats = attention_stats(&feats, &[&feats[3], &deep], style, temperature);
             let styled = |l: usize| {
                 let (cm, cs) = mean_std(&feats[l]);
                 blend(&feats[l], &adain_given(&feats[l], &cm, &cs, &stats[l].0, &stats[l].1), strength)
             };
             let target = styled(3);
             let skips: Vec<Tensor> = if self.decoder.has_skips() { SKIP_TAPS.iter().map(|&l| styled(l)).collect() } else { Vec::new() };
-            let own = StyleCode::from_features(&feats[..4]);
+            let own = StyleCode::from_features(&feats);
             let mixed = |s: &Tensor, o: &Tensor| s * strength + o * (1.0 - strength);
             let code = StyleCode {
                 means: (0..4).map(|l| mixed(&stats[l].0, &own.means[l])).collect(),

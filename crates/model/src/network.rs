@@ -116,6 +116,14 @@ impl StyleNetwork for FastNetwork {
         self.net.stylize(rgb, style, strength)
     }
 
+    fn semantic_style(&self, painting: &Tensor) -> Option<SemanticStyle> {
+        Some(self.net.semantic_style(painting))
+    }
+
+    fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, regions: Option<&Regions>) -> Tensor {
+        self.net.stylize_semantic(rgb, style, cfg, strength, regions)
+    }
+
     fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {
         let cfg = TileConfig { tile, halo: FAST_HALO, ..Default::default() };
         stylize_tiled_fast(&self.net, self.device(), pixels, width, height, style, strength, &cfg, progress)

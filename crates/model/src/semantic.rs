@@ -20,7 +20,7 @@
 use tch::{Kind, Tensor};
 
 use crate::adain::{mean_std, EPS};
-use crate::style::{StyleCode, STYLE_TAPS};
+use crate::style::StyleCode;
 
 /// The longest side (of the padded photo) the clustering reads: a larger photo, which is
 /// stylized in tiles, is clustered on a copy shrunk to this and its memberships upsampled.
@@ -62,20 +62,20 @@ impl Default for SemanticConfig {
     }
 }
 
-/// Rows (N, D) of one image's clustering features from relu4_1 (1,C4,h,w) and relu5_1
-/// (1,C5,h/2,w/2): relu5_1 upsampled to relu4_1's grid, each channel standardised over the
-/// image, each part L2-normalised per position, concatenated.
-pub fn cluster_features(relu4_1: &Tensor, relu5_1: &Tensor) -> Tensor {
-    let (h, w) = (relu4_1.size()[2], relu4_1.size()[3]);
-    let up = relu5_1.to_kind(Kind::Float).upsample_bilinear2d([h, w], false, None, None);
+/// Rows (N, D) of one image's clustering features from feature maps `parts` (1,C,h,w), the
+/// first setting the grid (the VGG16 model's: relu4_1, then relu5_1 at half its resolution):
+/// each part resized to the grid, each channel standardised over the image, each part
+/// L2-normalised per position, concatenated into unit rows.
+pub fn cluster_features(parts: &[&Tensor]) -> Tensor {
+    let (h, w) = (parts[0].size()[2], parts[0].size()[3]);
     let part = |f: &Tensor| {
-        let f = f.to_kind(Kind::Float);
+        let f = resize_maps(&f.to_kind(Kind::Float), (h, w));
         let mean = f.mean_dim(&[2i64, 3][..], true, Kind::Float);
         let std = (f.var_dim(&[2i64, 3][..], false, true) + EPS).sqrt();
         let z = ((f - mean) / std).flatten(2, 3).squeeze_dim(0).tr(); // (h*w, C)
         &z / z.norm_scalaropt_dim(2, [1i64], true).clamp_min(1e-6)
     };
-    Tensor::cat(&[part(relu4_1), part(&up)], 1) / 2f64.sqrt()
+    Tensor::cat(&parts.iter().map(|f| part(f)).collect::<Vec<_>>(), 1) / (parts.len() as f64).sqrt()
 }
 
 /// A (N,C,H,W) map without `m` cells at each edge (all of it when that would leave nothing).
@@ -216,12 +216,12 @@ impl CoClusters {
         CoClusters { photo, painting, painting_share }
     }
 
-    /// Clusters the photo (relu4_1 and relu5_1, with a reflection margin of `photo_margin`
-    /// pixels that is left out of the clustering but gets memberships) together with the
-    /// painting (relu4_1 and relu5_1, margin already cut).
-    pub fn new(photo: [&Tensor; 2], photo_margin: i64, painting: [&Tensor; 2], cfg: &SemanticConfig) -> Self {
-        let zp = cluster_features(photo[0], photo[1]);
-        let zs = cluster_features(painting[0], painting[1]);
+    /// Clusters the photo (its [`cluster_features`] parts, the first at 1/8 of its pixels, with
+    /// a reflection margin of `photo_margin` pixels that is left out of the clustering but gets
+    /// memberships) together with the painting (the same parts, margin already cut).
+    pub fn new(photo: &[&Tensor], photo_margin: i64, painting: &[&Tensor], cfg: &SemanticConfig) -> Self {
+        let zp = cluster_features(photo);
+        let zs = cluster_features(painting);
         let (ph, pw) = (photo[0].size()[2], photo[0].size()[3]);
         let inner = cut_margin(&Tensor::arange(ph * pw, (Kind::Int64, photo[0].device())).reshape([1, 1, ph, pw]), photo_margin / 8).flatten(0, -1);
         let rows = Tensor::cat(&[zp.index_select(0, &inner), zs.shallow_clone()], 0);
@@ -254,15 +254,27 @@ pub fn cut_painting_margin(painting: &[Tensor], margin: i64) -> Vec<Tensor> {
     painting.iter().enumerate().map(|(l, f)| cut_margin(f, margin >> l.min(4))).collect()
 }
 
-/// A painting ready for semantic transfer, made once per painting: its features at
-/// STYLE_TAPS and relu5_1 (without the reflection margin they were computed with), and its
-/// global style code (what one region uses).
+/// A painting ready for semantic transfer, made once per painting by a network's kind (without
+/// any reflection margin the features were computed with).
 pub struct SemanticStyle {
-    pub features: Vec<Tensor>,
+    /// Its features at every level the network takes statistics at (the VGG16 model's
+    /// STYLE_TAPS, the fast generator's three style-encoder levels), finest first.
+    pub levels: Vec<Tensor>,
+    /// The [`cluster_features`] parts its regions are found on, as the photo's are made.
+    pub cluster: Vec<Tensor>,
+    /// Its global style code (what one region uses).
     pub code: StyleCode,
+    /// The painting's size in pixels (height, width): drawn regions are rasterised to it.
+    pub size: (i64, i64),
 }
 
-/// Semantic transfer's statistics for one photo and painting at STYLE_TAPS: each region's
+impl SemanticStyle {
+    fn cluster_parts(&self) -> Vec<&Tensor> {
+        self.cluster.iter().collect()
+    }
+}
+
+/// Semantic transfer's statistics for one photo and painting at every level: each region's
 /// statistics, and where the regions are. [`SemanticMaps::spread`] turns a region's
 /// statistics into per-position maps (1,C,H,W); statistics are combined (blended by strength)
 /// per region first, at (k,C) cost, which is the same as combining the maps since the
@@ -284,22 +296,28 @@ impl SemanticMaps {
     }
 }
 
-/// The photo (features at STYLE_TAPS and relu5_1) comes with a reflection margin of
-/// `photo_margin` pixels (VGG16's zero padding makes an image's outer ring a "region" of its
-/// own; in the margin, it falls outside the image): it is left out of the clustering but gets
-/// memberships, since the decoder paints it too. The painting's features come without theirs
-/// ([`SemanticStyle`]).
-pub fn semantic_maps(photo: &[Tensor], photo_margin: i64, painting: &[Tensor], cfg: &SemanticConfig) -> SemanticMaps {
-    assert!(photo.len() == 5 && painting.len() == 5, "STYLE_TAPS and relu5_1 for both images");
-    let clusters = CoClusters::new([&photo[3], &photo[4]], photo_margin, [&painting[3], &painting[4]], cfg);
-    maps_for(photo, painting, &clusters, cfg)
+/// The photo's regions and statistics against a painting: the photo's features at the
+/// painting's levels (`photo`) and its cluster parts (`cluster`). The photo comes with a
+/// reflection margin of `photo_margin` pixels (VGG16's zero padding makes an image's outer
+/// ring a "region" of its own; in the margin, it falls outside the image): it is left out of
+/// the clustering but gets memberships, since the decoder paints it too. `regions`, if given,
+/// replace the clustering (`pad` pads the photo's masks as the photo was).
+pub fn semantic_maps(photo: &[Tensor], cluster: &[&Tensor], photo_margin: i64, painting: &SemanticStyle, cfg: &SemanticConfig, regions: Option<(&Regions, &dyn Fn(&Tensor) -> Tensor)>) -> SemanticMaps {
+    let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
+    let clusters = match regions {
+        Some((r, pad)) => CoClusters::from_regions(r, pad, grid(cluster[0]), grid(&painting.cluster[0])),
+        None => CoClusters::new(cluster, photo_margin, &painting.cluster_parts(), cfg),
+    };
+    maps_for(photo, &painting.levels, &clusters, cfg)
 }
 
-/// Semantic transfer's statistics for regions already found (clustered, or drawn).
+/// Semantic transfer's statistics for regions already found (clustered, or drawn), at every
+/// level of `photo` and `painting` (the same levels).
 pub fn maps_for(photo: &[Tensor], painting: &[Tensor], clusters: &CoClusters, cfg: &SemanticConfig) -> SemanticMaps {
+    assert_eq!(photo.len(), painting.len(), "the same levels of photo and painting");
     let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
     let mut maps = SemanticMaps { memberships: vec![], style: style_regions(painting, clusters, cfg), content: vec![] };
-    for l in 0..STYLE_TAPS.len() {
+    for l in 0..photo.len() {
         let photo_maps = clusters.photo_at(grid(&photo[l]));
         let (cm, cs, _) = cluster_stats(&photo[l], &photo_maps);
         maps.content.push((cm, cs));
@@ -308,12 +326,12 @@ pub fn maps_for(photo: &[Tensor], painting: &[Tensor], clusters: &CoClusters, cf
     maps
 }
 
-/// Each region's style statistics (mean, std), each (k,C), at every STYLE_TAPS level: the
-/// painting's matching region's, or its global ones for a region it barely has (its share at
-/// relu4_1 decides, at every level).
+/// Each region's style statistics (mean, std), each (k,C), at every level of `painting`: the
+/// painting's matching region's, or its global ones for a region it barely has (its share on
+/// the clustering grid decides, at every level).
 pub fn style_regions(painting: &[Tensor], clusters: &CoClusters, cfg: &SemanticConfig) -> Vec<(Tensor, Tensor)> {
     let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
-    (0..STYLE_TAPS.len())
+    (0..painting.len())
         .map(|l| {
             let (gm, gs) = mean_std(&painting[l]);
             let (sm, ss, _) = cluster_stats(&painting[l], &clusters.painting_at(grid(&painting[l])));
@@ -329,26 +347,25 @@ pub fn style_regions(painting: &[Tensor], clusters: &CoClusters, cfg: &SemanticC
 pub const ATTENTION_BANK: i64 = 4096;
 
 /// Per-position style statistics by attention (AdaAttN with identity projections): the
-/// photo's and the painting's clustering features (relu4_1 with relu5_1, as
-/// [`cluster_features`] makes them: unit vectors) are compared by cosine; each photo position's
-/// softmax over painting positions (at `temperature`) weighs the painting's moments at every
-/// STYLE_TAPS level. Returns per level (mean, std) maps (1,C,H,W) at the photo's resolution
-/// there. A high temperature tends to the painting's global statistics.
-pub fn attention_stats(photo: &[Tensor], painting: &[Tensor], temperature: f64) -> Vec<(Tensor, Tensor)> {
-    assert!(photo.len() == 5 && painting.len() == 5, "STYLE_TAPS and relu5_1 for both images");
+/// photo's and the painting's [`cluster_features`] (unit vectors; the photo's from `cluster`)
+/// are compared by cosine; each photo position's softmax over painting positions (at
+/// `temperature`) weighs the painting's moments at every level. Returns per level (mean, std)
+/// maps (1,C,H,W) at the photo's resolution there (`photo`: its features at the painting's
+/// levels). A high temperature tends to the painting's global statistics.
+pub fn attention_stats(photo: &[Tensor], cluster: &[&Tensor], painting: &SemanticStyle, temperature: f64) -> Vec<(Tensor, Tensor)> {
     let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
-    let ((ph, pw), (sh, sw)) = (grid(&photo[3]), grid(&painting[3]));
+    let ((ph, pw), (sh, sw)) = (grid(cluster[0]), grid(&painting.cluster[0]));
     let shrink = (ATTENTION_BANK as f64 / (sh * sw) as f64).sqrt().min(1.0);
     let bank = (((sh as f64 * shrink) as i64).max(1), ((sw as f64 * shrink) as i64).max(1));
     let cells = |t: &Tensor| t.adaptive_avg_pool2d([bank.0, bank.1]);
-    let query = cluster_features(&photo[3], &photo[4]);
+    let query = cluster_features(cluster);
     let d = query.size()[1];
-    let keys = cells(&cluster_features(&painting[3], &painting[4]).tr().reshape([1, d, sh, sw])).reshape([d, -1]).tr();
+    let keys = cells(&cluster_features(&painting.cluster_parts()).tr().reshape([1, d, sh, sw])).reshape([d, -1]).tr();
     let keys = &keys / keys.norm_scalaropt_dim(2, [1i64], true).clamp_min(1e-6);
     let attention = (query.matmul(&keys.tr()) / temperature.max(1e-6)).softmax(1, Kind::Float); // (Np, Nk)
-    (0..STYLE_TAPS.len())
+    (0..photo.len())
         .map(|l| {
-            let f = painting[l].to_kind(Kind::Float);
+            let f = painting.levels[l].to_kind(Kind::Float);
             let c = f.size()[1];
             let moment = |t: &Tensor| attention.matmul(&cells(t).reshape([c, -1]).tr()); // (Np, C)
             let mean = moment(&f);
@@ -478,14 +495,17 @@ mod tests {
         let sizes = [(4, 32, 32), (4, 16, 16), (4, 8, 8), (4, 4, 4), (4, 2, 2)];
         let painting: Vec<Tensor> = sizes.iter().map(|&(c, h, w)| level(c, h, w, false)).collect();
         let photo: Vec<Tensor> = sizes.iter().map(|&(c, h, w)| level(c, h, w, true)).collect();
-        let sharp = attention_stats(&photo, &painting, 0.01);
+        let clones = |ts: &[Tensor]| ts.iter().map(|t| t.shallow_clone()).collect::<Vec<_>>();
+        let style = SemanticStyle { levels: clones(&painting[..4]), cluster: clones(&painting[3..]), code: StyleCode::from_features(&painting[..4]), size: (32, 32) };
+        let attend = |t: f64| attention_stats(&photo[..4], &[&photo[3], &photo[4]], &style, t);
+        let sharp = attend(0.01);
         let (mean, _) = &sharp[3];
         assert_eq!(mean.size(), [1, 4, 4, 4]);
         // Photo's left half (like the painting's right, ~5 off channel 1) takes ~5.05 in channel 2.
         let left = mean.narrow(3, 0, 2).mean(Kind::Float).double_value(&[]);
         let right = mean.narrow(3, 2, 2).mean(Kind::Float).double_value(&[]);
         assert!(left > 3.5 && right < 1.5, "left {left} right {right}");
-        let flat = attention_stats(&photo, &painting, 1e4);
+        let flat = attend(1e4);
         let (gm, gs) = crate::adain::mean_std(&painting[0]);
         assert!((&flat[0].0 - gm).abs().max().double_value(&[]) < 0.05);
         assert!((&flat[0].1 - gs).abs().max().double_value(&[]) < 0.05);

@@ -316,7 +316,7 @@ fn whole_image_regions(vgg: &Vgg16, canvas: &Canvas, style: &SemanticStyle, cfg:
     let (px, w, h) = if f == 1 { (canvas.padded.clone(), pw, ph) } else { box_downscale(&canvas.padded, pw, ph, f) };
     let feats = vgg.features(&rgb8_to_tensor(&px, h, w).to_device(canvas.device), &[Tap::Relu4_1, Tap::Relu5_1]);
     let margin = (canvas.padding.margin / f) as i64;
-    let mut clusters = CoClusters::new([&feats[0], &feats[1]], margin, [&style.features[3], &style.features[4]], cfg);
+    let mut clusters = CoClusters::new(&[&feats[0], &feats[1]], margin, &style.cluster.iter().collect::<Vec<_>>(), cfg);
     if f > 1 {
         clusters.photo = clusters.photo_at(((ph / 8) as i64, (pw / 8) as i64));
     }
@@ -381,7 +381,7 @@ pub fn stylize_tiled_semantic(
         let (means, stds) = own.iter().map(|m| m.mean_std(device)).unzip();
         let own = StyleCode { means, stds };
         let content: Vec<(Tensor, Tensor)> = regions.iter().map(|r| r.stats(device)).collect();
-        let style_stats = style_regions(&style.features, &clusters, scfg);
+        let style_stats = style_regions(&style.levels, &clusters, scfg);
         let styled = |f: &Tensor, m: &Tensor, l: usize| {
             let ((cm, cs), (sm, ss)) = (&content[l], &style_stats[l]);
             blend(f, &adain_given(f, &spread(m, cm), &spread(m, cs), &spread(m, sm), &spread(m, ss)), strength)
@@ -473,7 +473,7 @@ pub fn stylize_tiled_fast(
         for (stage, &scale) in NORM_STAGES.iter().enumerate() {
             let mut m = Moments::new();
             for (i, t) in tiles.iter().enumerate() {
-                let x = net.decode_with(&encode(i), &own, style, strength, &norms, Some(stage));
+                let x = net.decode_with(&encode(i), &own, style, strength, &StageNorm::Given(&norms), Some(stage));
                 m.add(&x, t, scale);
                 tick();
             }
@@ -483,7 +483,7 @@ pub fn stylize_tiled_fast(
         // Pass 3: decode, keep the cores.
         let mut out = canvas.output();
         for i in 0..tiles.len() {
-            let y = net.decode_with(&encode(i), &own, style, strength, &norms, None).clamp(0.0, 1.0);
+            let y = net.decode_with(&encode(i), &own, style, strength, &StageNorm::Given(&norms), None).clamp(0.0, 1.0);
             canvas.write_core(&mut out, i, &y);
             tick();
         }

@@ -151,7 +151,7 @@ impl Stylizer {
         match &self.method {
             Method::Model(net) => match guard::guarded(|| net.semantic_style(&self.tensor(painting)))? {
                 Some(style) => Ok(Style::Semantic { style, cfg, regions }),
-                None => Err(PipelineError::Unsupported(format!("semantic transfer needs the VGG16 model; the {} kind has no semantic mode yet", net.kind()))),
+                None => Err(PipelineError::Unsupported(format!("the {} kind has no semantic mode", net.kind()))),
             },
             Method::Optimize { .. } => Err(PipelineError::Unsupported("semantic transfer is for the trained model, not --method optimize".into())),
         }
@@ -198,12 +198,12 @@ impl Stylizer {
                         )));
                     }
                     let px = net.stylize_tiled_semantic(photo.as_raw(), w, h, style, cfg, opts.strength, opts.tile, progress);
-                    let px = px.ok_or_else(|| PipelineError::Unsupported(format!("the {} kind has no semantic mode", net.kind())))?;
+                    let px = px.ok_or_else(|| PipelineError::Unsupported(format!("the {} kind has no semantic mode in tiles yet: {w}x{h} needs tiles of {} px (use --max-size {} or less)", net.kind(), opts.tile, 2 * opts.tile)))?;
                     return Ok(RgbImage::from_raw(w, h, px).expect("tiling returns the input's size"));
                 }
                 let regions = match regions {
                     // The painting's masks fit its features (made from the painting at its size).
-                    Some(r) => Some(r.regions((w, h), (style.features[0].size()[3] as u32, style.features[0].size()[2] as u32), self.device)?),
+                    Some(r) => Some(r.regions((w, h), (style.size.1 as u32, style.size.0 as u32), self.device)?),
                     None => None,
                 };
                 to_image(&net.stylize_semantic(&self.tensor(photo), style, cfg, opts.strength, regions.as_ref()))

@@ -9,7 +9,8 @@
 //!   features of the student's output against the teacher's output's (the texture an L1
 //!   averages away), the teacher's own losses (content, style, the discriminator on real
 //!   paintings) at lower weights, all away from a `loss_border` band that only the L1 sees.
-//! - A **fine-tune** is either at a larger `crop` (a new pool).
+//! - **C**, the fine-tune: B's losses at a larger `crop` (a new pool), with some examples at
+//!   strengths below 1 (`varied_strength`).
 
 use std::path::Path;
 

@@ -9,7 +9,7 @@ use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use stylize_eval::classifier::{accuracy, style_features, Classifier, FitConfig};
-use stylize_eval::metrics::score;
+use stylize_eval::metrics::{painting_features, photo_features, score, Reference};
 use stylize_eval::{pooled_frechet, Scores, StLpips};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::style::STYLE_TAPS;
@@ -153,7 +153,10 @@ pub fn run(args: Args) -> Result<()> {
         creport.train_rows, creport.test_rows, creport.held_out_accuracy, creport.held_out_accuracy_artist, creport.held_out_accuracy_others
     );
 
-    let held_feats: Vec<Vec<Tensor>> = held_t.iter().map(|t| tch::no_grad(|| vgg.features(t, &STYLE_TAPS))).collect();
+    // Every (photo, held-out painting) pair's features and regions, made once for all models
+    // (the paintings' first four levels are STYLE_TAPS, pooled below too).
+    let (photo_feats, painting_feats): (Vec<_>, Vec<_>) = (xs.iter().map(|x| photo_features(&vgg, x)).collect(), held_t.iter().map(|h| painting_features(&vgg, h)).collect());
+    let references: Vec<Vec<Reference>> = xs.iter().zip(&photo_feats).map(|(x, fx)| painting_feats.iter().map(|fh| Reference::new(x, fx, fh)).collect()).collect();
     let mut results = Vec::new();
     let mut sheet_rows: Vec<Vec<Option<stylize_io::RgbImage>>> = xs.iter().map(|x| vec![Some(to_image(x))]).collect();
     for dir in &args.model {
@@ -162,17 +165,17 @@ pub fn run(args: Args) -> Result<()> {
         let codes: Vec<StyleCode> = artist_t.iter().map(|t| net.style_code(t)).collect();
         let style = StyleCode::mix(&codes.iter().collect::<Vec<_>>(), &vec![1.0; codes.len()]);
         let (mut scores, mut out_feats, mut p_artist) = (Vec::new(), Vec::new(), Vec::new());
-        for (x, row) in xs.iter().zip(sheet_rows.iter_mut()) {
+        for ((x, row), pairs) in xs.iter().zip(sheet_rows.iter_mut()).zip(&references) {
             let out = net.stylize(x, &style, 1.0);
             row.push(Some(to_image(&out)));
-            for h in &held_t {
-                scores.push(score(&vgg, &stlpips, &out, x, h)?);
+            for pair in pairs {
+                scores.push(score(&vgg, &stlpips, &out, pair)?);
             }
             let f = tch::no_grad(|| vgg.features(&out, &STYLE_TAPS));
             p_artist.extend(classifier.predict(&style_features(&StyleCode::from_features(&f))));
             out_feats.push(f);
         }
-        let pooled = [2usize, 3].iter().map(|&l| pooled_frechet(&layer(&out_feats, l), &layer(&held_feats, l), STYLE_TAPS[l])).sum::<f64>() / 2.0;
+        let pooled = [2usize, 3].iter().map(|&l| pooled_frechet(&layer(&out_feats, l), &layer(&painting_feats, l), STYLE_TAPS[l])).sum::<f64>() / 2.0;
         let r = ModelResult {
             model: format!("{} ({}, {} steps)", model_name(&model_dir), info.kind, info.steps),
             held_out: Scores::mean(&scores),

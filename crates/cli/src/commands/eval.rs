@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use stylize_eval::baselines::colour_transfer;
-use stylize_eval::metrics::score;
+use stylize_eval::metrics::{painting_features, photo_features, score, Reference};
 use stylize_eval::{Reconstruction, Scores, StLpips};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
@@ -212,6 +212,9 @@ pub fn run(args: Args) -> Result<()> {
     let shown = &pairs[..pairs.len().min(4)];
     let mut method_cells: Vec<Vec<Option<stylize_io::RgbImage>>> =
         shown.iter().map(|&(i, j)| vec![Some(to_image(&xs[i])), Some(to_image(&resize_to(&ss[j], size_of(&xs[i]))))]).collect();
+    // The photos' and paintings' features and each pair's regions, made once for every method.
+    let (photo_feats, painting_feats): (Vec<_>, Vec<_>) = (xs.iter().map(|x| photo_features(&vgg, x)).collect(), ss.iter().map(|s| painting_features(&vgg, s)).collect());
+    let references: Vec<Reference> = pairs.iter().map(|&(i, j)| Reference::new(&xs[i], &photo_feats[i], &painting_feats[j])).collect();
     let mut results = Vec::new();
     for (method, f, count) in &methods {
         let (mut scored, mut seconds) = (Vec::new(), 0.0);
@@ -222,7 +225,7 @@ pub fn run(args: Args) -> Result<()> {
             if let Some(row) = method_cells.get_mut(k) {
                 row.push(Some(to_image(&out)));
             }
-            scored.push(PairResult { photo: name(&photos[i]), painting: name(&paintings[j]), scores: score(&vgg, &stlpips, &out, &xs[i], &ss[j])? });
+            scored.push(PairResult { photo: name(&photos[i]), painting: name(&paintings[j]), scores: score(&vgg, &stlpips, &out, &references[k])? });
         }
         for row in method_cells.iter_mut().skip(scored.len()) {
             row.push(None);

@@ -170,7 +170,7 @@ struct Variant {
     styles: Vec<Style>,
     /// Appended to output names: "" or "_v<N>".
     suffix: String,
-    /// The mix weights, for the outputs' metadata.
+    /// The mix weights, for the outputs' metadata (none when paintings go to regions).
     mix: Vec<f64>,
 }
 
@@ -577,7 +577,9 @@ impl<'a> Job<'a> {
                     (None, Some(_)) => styles.iter().map(|s| stylizer.style(&[s], &[1.0], args.precision).map_err(pipeline_error)).collect::<Result<Vec<_>>>()?,
                     (None, None) => vec![stylizer.style(&styles.iter().collect::<Vec<_>>(), weights, args.precision).map_err(pipeline_error)?],
                 };
-                let variant = Variant { styles, suffix: String::new(), mix: weights.to_vec() };
+                // Paintings per region are composed, not mixed: no weights to record.
+                let mix = if labels.is_some() { Vec::new() } else { weights.to_vec() };
+                let variant = Variant { styles, suffix: String::new(), mix };
                 (vec![variant], name, args.style.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", "))
             }
         };
@@ -662,7 +664,9 @@ impl<'a> Job<'a> {
             };
             self.timings.lap("network");
             let mut metadata = self.settings.clone();
-            metadata.push(("stylize:mix".into(), variant.mix.iter().map(|w| format!("{w}")).collect::<Vec<_>>().join(",")));
+            if !variant.mix.is_empty() {
+                metadata.push(("stylize:mix".into(), variant.mix.iter().map(|w| format!("{w}")).collect::<Vec<_>>().join(",")));
+            }
             metadata.push(("stylize:size".into(), format!("{}x{}", rgb.width(), rgb.height())));
             let opts = SaveOptions { jpeg_quality: self.args.quality, metadata };
             stylize_io::save(output, &result, photo.alpha.as_ref(), &opts)?;
