@@ -10,7 +10,7 @@ use tch::{nn, Device, Tensor};
 use crate::fast::FastNet;
 use crate::model_dir::ModelKind;
 use crate::semantic::{Regions, SemanticConfig, SemanticStyle};
-use crate::tiling::{stylize_tiled, stylize_tiled_fast, stylize_tiled_semantic, TileConfig, FAST_HALO};
+use crate::tiling::{stylize_tiled, stylize_tiled_fast, stylize_tiled_semantic, stylize_tiled_semantic_fast, TileConfig, FAST_HALO};
 use crate::{Generator, StyleCode, Vgg16};
 
 pub trait StyleNetwork {
@@ -122,6 +122,11 @@ impl StyleNetwork for FastNetwork {
 
     fn stylize_semantic(&self, rgb: &Tensor, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, regions: Option<&Regions>) -> Tensor {
         self.net.stylize_semantic(rgb, style, cfg, strength, regions)
+    }
+
+    fn stylize_tiled_semantic(&self, pixels: &[u8], width: u32, height: u32, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
+        let tiles = TileConfig { tile, halo: FAST_HALO, ..Default::default() };
+        Some(stylize_tiled_semantic_fast(&self.net, self.device(), pixels, width, height, style, cfg, strength, &tiles, progress))
     }
 
     fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {

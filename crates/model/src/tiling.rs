@@ -306,25 +306,26 @@ pub fn box_downscale(pixels: &[u8], width: u32, height: u32, f: u32) -> (Vec<u8>
     (out, w, h)
 }
 
-/// The regions of a padded image (the canvas's) and the painting, as
-/// `Generator::stylize_semantic` finds them: on the whole image when it is at most
-/// [`PROXY_SIDE`] on its longer side, else on a copy shrunk to that size, whose memberships are
-/// then upsampled. Photo memberships come on the padded image's relu4_1 grid.
-fn whole_image_regions(vgg: &Vgg16, canvas: &Canvas, style: &SemanticStyle, cfg: &SemanticConfig) -> CoClusters {
+/// The regions of a padded image (the canvas's) and the painting, as the untiled
+/// `stylize_semantic` finds them, from the image's cluster parts (`parts`: the network's, the
+/// 1/8 grid first): on the whole image when it is at most [`PROXY_SIDE`] on its longer side,
+/// else on a copy shrunk to that size, whose memberships are then upsampled. Photo memberships
+/// come on the padded image's 1/8 grid.
+fn whole_image_regions(canvas: &Canvas, parts: impl Fn(&Tensor) -> Vec<Tensor>, style: &SemanticStyle, cfg: &SemanticConfig) -> CoClusters {
     let (pw, ph) = canvas.padding.padded();
     let f = pw.max(ph).div_ceil(PROXY_SIDE).max(1);
     let (px, w, h) = if f == 1 { (canvas.padded.clone(), pw, ph) } else { box_downscale(&canvas.padded, pw, ph, f) };
-    let feats = vgg.features(&rgb8_to_tensor(&px, h, w).to_device(canvas.device), &[Tap::Relu4_1, Tap::Relu5_1]);
+    let feats = parts(&rgb8_to_tensor(&px, h, w).to_device(canvas.device));
     let margin = (canvas.padding.margin / f) as i64;
-    let mut clusters = CoClusters::new(&[&feats[0], &feats[1]], margin, &style.cluster.iter().collect::<Vec<_>>(), cfg);
+    let mut clusters = CoClusters::new(&feats.iter().collect::<Vec<_>>(), margin, &style.cluster.iter().collect::<Vec<_>>(), cfg);
     if f > 1 {
         clusters.photo = clusters.photo_at(((ph / 8) as i64, (pw / 8) as i64));
     }
     clusters
 }
 
-/// Tile `t`'s memberships at level `l` (1/2^l of full resolution), cut from the whole image's
-/// relu4_1-grid memberships and upsampled as the untiled path upsamples the whole.
+/// Tile `t`'s memberships at 1/2^l of full resolution (the VGG16 model's level l), cut from
+/// the whole image's 1/8-grid memberships and upsampled as the untiled path upsamples the whole.
 fn tile_memberships(m4: &Tensor, t: &Tile, l: usize) -> Tensor {
     let r = t.region;
     let cut = m4.narrow(2, (r.y / 8) as i64, (r.h / 8) as i64).narrow(3, (r.x / 8) as i64, (r.w / 8) as i64);
@@ -361,7 +362,7 @@ pub fn stylize_tiled_semantic(
         let tiles = &canvas.tiles;
         let stages = g.decoder.stages();
         let mut tick = ticker(tiles.len() * (2 + stages), progress);
-        let clusters = whole_image_regions(vgg, &canvas, style, scfg);
+        let clusters = whole_image_regions(&canvas, |x| vgg.features(x, &[Tap::Relu4_1, Tap::Relu5_1]), style, scfg);
         let m4 = &clusters.photo;
         let spread = |m: &Tensor, stats: &Tensor| crate::semantic::mix(m, stats);
 
@@ -488,6 +489,72 @@ pub fn stylize_tiled_fast(
             tick();
         }
         out
+    })
+}
+
+/// The fast generator's semantic transfer tile by tile, as [`stylize_tiled_semantic`] is the
+/// VGG16 model's: the regions found once on the whole image (on the photo encoder's 1/8
+/// features), each region's statistics summed over all tiles at the encoder's three levels and
+/// then at each decoder stage, and each tile spreading them with its own cut of the
+/// memberships. Same result as `FastNet::stylize_semantic` up to float rounding, if
+/// `cfg.halo` >= [`FAST_HALO`].
+#[allow(clippy::too_many_arguments)]
+pub fn stylize_tiled_semantic_fast(
+    net: &FastNet,
+    device: tch::Device,
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    style: &SemanticStyle,
+    scfg: &SemanticConfig,
+    strength: f64,
+    cfg: &TileConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Vec<u8> {
+    tch::no_grad(|| {
+        let canvas = Canvas::new(pixels, Padding::to_multiple_of_8(width, height), cfg, device);
+        let tiles = &canvas.tiles;
+        let mut tick = ticker(tiles.len() * (2 + NORM_STAGES.len()), progress);
+        let encode = |i: usize| net.encode(&channels_last(&canvas.region(i)));
+        let clusters = whole_image_regions(&canvas, |x| vec![net.encode(&channels_last(x)).0[2].shallow_clone()], style, scfg);
+        let m8 = &clusters.photo;
+        // Memberships at 1/scale of full resolution (the encoder's level l is at 1/2^(l+1)).
+        let memberships = |t: &Tile, scale: u32| tile_memberships(m8, t, scale.trailing_zeros() as usize);
+        let spread = |m: &Tensor, stats: &Tensor| crate::semantic::mix(m, stats);
+
+        // Pass 1: each region's statistics at the encoder's three levels.
+        let mut regions: Vec<RegionMoments> = (0..3).map(|_| RegionMoments::default()).collect();
+        for (i, t) in tiles.iter().enumerate() {
+            let Features(f) = encode(i);
+            for (l, (rm, f)) in regions.iter_mut().zip(&f).enumerate() {
+                let scale = 2 << l;
+                rm.add(&core_of(f, t, scale), &core_of(&memberships(t, scale), t, scale));
+            }
+            tick();
+        }
+        let content: Vec<(Tensor, Tensor)> = regions.iter().map(|r| r.stats(device)).collect();
+        let style_stats = style_regions(&style.levels, &clusters, scfg);
+        let per_tile = |i: usize, stats: &[(Tensor, Tensor)], scales: &mut dyn Iterator<Item = u32>| -> Vec<(Tensor, Tensor)> {
+            stats.iter().zip(scales).map(|((m, s), scale)| { let mem = memberships(&tiles[i], scale); (spread(&mem, m), spread(&mem, s)) }).collect()
+        };
+        let code = |i: usize, stats: &[(Tensor, Tensor)]| {
+            let (means, stds) = per_tile(i, stats, &mut (0..3).map(|l| 2u32 << l)).into_iter().unzip();
+            StyleCode { means, stds }
+        };
+        decode_in_passes(
+            &canvas,
+            NORM_STAGES.len(),
+            |i, stats, stop_at| {
+                let norms = per_tile(i, stats, &mut NORM_STAGES.into_iter());
+                net.decode_with(&encode(i), &code(i, &content), &code(i, &style_stats), strength, &StageNorm::Given(&norms), stop_at)
+            },
+            |rm: &mut RegionMoments, stage, i, x| {
+                let (t, scale) = (&tiles[i], NORM_STAGES[stage]);
+                rm.add(&core_of(x, t, scale), &core_of(&memberships(t, scale), t, scale));
+            },
+            |rm| rm.stats(device),
+            &mut tick,
+        )
     })
 }
 

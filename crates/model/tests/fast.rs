@@ -103,4 +103,20 @@ fn fast_tiles_with_the_whole_images_statistics_equal_the_untiled_result() {
         let short = tiled(16);
         assert!(short > 4, "strength {strength}: a halo short of the receptive field should show ({short}/255)");
     }
+
+    // Semantic transfer: the regions found once for the whole image, their statistics summed
+    // over the tiles.
+    use stylize_model::semantic::SemanticConfig;
+    use stylize_model::tiling::stylize_tiled_semantic_fast;
+    let style = net.semantic_style(&crops(&["paintings/hokusai_great_wave.jpg"]));
+    let cfg = SemanticConfig::default();
+    let semantic = net.stylize_semantic(&photo, &style, &cfg, 0.8, None);
+    let (whole, _, _) = stylize_model::convert::tensor_to_rgb8(&semantic);
+    let (plain, _, _) = stylize_model::convert::tensor_to_rgb8(&net.stylize(&photo, &style.code, 0.8));
+    let moved = whole.iter().zip(&plain).filter(|(a, b)| a != b).count();
+    assert!(moved > whole.len() / 4, "regions should change the result: {moved} of {} values", whole.len());
+    let tiles = TileConfig { tile: 96, halo: FAST_HALO, ..Default::default() };
+    let out = stylize_tiled_semantic_fast(&net, Device::Cpu, &px, w, h, &style, &cfg, 0.8, &tiles, &mut |_, _| {});
+    let worst = out.iter().zip(&whole).map(|(a, b)| (*a as i32 - *b as i32).abs()).max().unwrap();
+    assert!(worst <= 3, "semantic: tiled vs whole differ by {worst}/255");
 }
