@@ -79,7 +79,7 @@ pub fn cluster_features(parts: &[&Tensor]) -> Tensor {
 }
 
 /// A (N,C,H,W) map without `m` cells at each edge (all of it when that would leave nothing).
-fn cut_margin(t: &Tensor, m: i64) -> Tensor {
+pub fn cut_margin(t: &Tensor, m: i64) -> Tensor {
     let (h, w) = (t.size()[2], t.size()[3]);
     if m <= 0 || h <= 2 * m || w <= 2 * m {
         return t.shallow_clone();
@@ -424,6 +424,15 @@ mod tests {
 
     fn f(v: &[f32], shape: &[i64]) -> Tensor {
         Tensor::from_slice(v).view(shape)
+    }
+
+    #[test]
+    fn a_margin_is_cut_from_each_edge() {
+        let t = Tensor::arange(2 * 3 * 8 * 10, (Kind::Float, Device::Cpu)).view([2, 3, 8, 10]);
+        let c = cut_margin(&t, 2);
+        assert_eq!(c.size(), [2, 3, 4, 6]);
+        assert_eq!(c.double_value(&[0, 0, 0, 0]), t.double_value(&[0, 0, 2, 2]));
+        assert!(cut_margin(&t, 0).equal(&t) && cut_margin(&t, 4).equal(&t), "nothing to cut, or nothing left");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use stylize_model::augment::diff_augment;
 use stylize_model::fast::{channels_last, distill_loss, own_statistics, FastConfig, FastNet, Features};
 use stylize_model::losses::{content_loss, d_accuracy, feature_loss, hinge_d, hinge_g, style_loss};
 use stylize_model::optim::{Adam, AdamConfig};
+use stylize_model::semantic::cut_margin;
 use stylize_model::style::STYLE_TAPS;
 use stylize_model::model_dir::save_weights;
 use stylize_model::{Discriminator, DiscriminatorConfig, Generator, ModelInfo, ModelKind, StyleCode, Vgg16};
@@ -277,11 +278,11 @@ impl Distiller {
         let full: Vec<i64> = (0..cfg.batch).filter(|&i| ex.strengths[i as usize] == 1.0).collect();
         let rows = |t: &Tensor| if full.len() as i64 == cfg.batch { t.shallow_clone() } else { t.index_select(0, &Tensor::from_slice(&full).to_device(device)) };
         let border = cfg.loss_border as i64;
-        let (out_full, paintings_full) = (inner(&rows(&out), border), rows(&paintings));
+        let (out_full, paintings_full) = (cut_margin(&rows(&out), border), rows(&paintings));
 
         if adv_w > 0.0 && !full.is_empty() {
             // Real crops the size of the fakes, so size tells D nothing.
-            let real = self.d.forward(&diff_augment(&inner(&paintings_full, border)), true);
+            let real = self.d.forward(&diff_augment(&cut_margin(&paintings_full, border)), true);
             let fake = self.d.forward(&diff_augment(&out_full.detach()), false);
             let loss_d = hinge_d(&real, &fake);
             self.opt_d.zero_grad();
@@ -296,7 +297,7 @@ impl Distiller {
         if cfg.uses_vgg_on_output() && !full.is_empty() {
             let out_feats = self.vgg.features(&out_full, &STYLE_TAPS);
             if cfg.perceptual_weight > 0.0 {
-                let teacher_feats = tch::no_grad(|| self.vgg.features(&inner(&rows(&teacher_out), border), &STYLE_TAPS));
+                let teacher_feats = tch::no_grad(|| self.vgg.features(&cut_margin(&rows(&teacher_out), border), &STYLE_TAPS));
                 let loss_p = feature_loss(&out_feats, &teacher_feats, &STYLE_TAPS);
                 l.perceptual = loss_p.double_value(&[]);
                 total = total + loss_p * cfg.perceptual_weight;
@@ -307,7 +308,7 @@ impl Distiller {
                 let content = if border == 0 {
                     rows(&vgg_feats[3])
                 } else {
-                    tch::no_grad(|| self.vgg.features(&inner(&rows(&photos), border), &[STYLE_TAPS[3]]).remove(0))
+                    tch::no_grad(|| self.vgg.features(&cut_margin(&rows(&photos), border), &[STYLE_TAPS[3]]).remove(0))
                 };
                 let target = Generator::target(&content, &code, 1.0);
                 let loss_c = content_loss(&out_feats[3], &target);
@@ -372,15 +373,6 @@ impl Distiller {
         self.step = step;
         Ok(())
     }
-}
-
-/// `t` (NCHW) without `border` pixels at each edge.
-fn inner(t: &Tensor, border: i64) -> Tensor {
-    if border == 0 {
-        return t.shallow_clone();
-    }
-    let (h, w) = (t.size()[2], t.size()[3]);
-    t.narrow(2, border, h - 2 * border).narrow(3, border, w - 2 * border)
 }
 
 /// The student's output for each row at its own strength (the decoder takes one strength per
@@ -462,15 +454,6 @@ mod tests {
         assert_eq!(row.len(), cols.len());
         let at = |name: &str| row[cols.iter().position(|c| *c == name).unwrap()];
         assert_eq!((at("teacher_l1"), at("d_acc"), at("lr"), at("adv_weight"), at("perceptual")), (1.0, 7.0, 0.5, 0.25, 8.0));
-    }
-
-    #[test]
-    fn the_loss_border_is_cut_from_each_edge() {
-        let t = Tensor::arange(2 * 3 * 8 * 10, (tch::Kind::Float, Device::Cpu)).view([2, 3, 8, 10]);
-        let c = inner(&t, 2);
-        assert_eq!(c.size(), [2, 3, 4, 6]);
-        assert_eq!(c.double_value(&[0, 0, 0, 0]), t.double_value(&[0, 0, 2, 2]));
-        assert!(inner(&t, 0).equal(&t));
     }
 
     #[test]
