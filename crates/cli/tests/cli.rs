@@ -513,6 +513,12 @@ fn drawn_regions_pair_photo_and_painting_regions() {
     let a = run(&["--photo-regions", &top, "--painting-regions", &left], "a.png");
     let b = run(&["--photo-regions", &top, "--painting-regions", &right], "b.png");
     assert!(a != plain && a != b);
+    // In tiles, the drawn regions and their statistics are the whole image's.
+    let drawn = ["--photo-regions", top.as_str(), "--painting-regions", left.as_str(), "--size", "400"];
+    let whole = t.run(&[&[photo.as_str(), "--style", &wave][..], &drawn, &["--tile", "0"]].concat(), "whole.png");
+    let tiled = t.run(&[&[photo.as_str(), "--style", &wave][..], &drawn, &["--tile", "128"]].concat(), "tiled.png");
+    let (mean, max) = pixel_diff(&whole, &tiled);
+    assert!(mean < 0.02 && max <= 3, "drawn regions, tiled vs untiled: mean {mean:.4}, max {max} (of 255)");
     let out = t.path("bad.png");
     image::RgbImage::from_fn(40, 27, |x, _| image::Rgb([(x / 14 * 100) as u8; 3])).save(t.path("three.png")).unwrap();
     assert_bad_input(&stylize(&["run", &photo, "--style", &wave, "--photo-regions", &top, "--painting-regions", &t.path("three.png"), "-o", &out]), "has 3");

@@ -27,17 +27,18 @@ pub fn fit_mask(mask: &RgbImage, path: &str, size: (u32, u32), sigma: f32) -> Re
         let [r, g, b] = mask.get_pixel(x, y).0.map(f32::from);
         Luma([(0.299 * r + 0.587 * g + 0.114 * b).round().clamp(0.0, 255.0) as u8])
     });
-    fit_gray(&luma, path, size, sigma)
+    fit_gray(&luma, path, size, size, sigma)
 }
 
-/// A grey mask resized to `size` and feathered, if its aspect ratio is the photo's.
-fn fit_gray(mask: &GrayImage, path: &str, size: (u32, u32), sigma: f32) -> Result<GrayImage, ImageError> {
+/// A grey mask resized to `size` and feathered, if its aspect ratio is that of the photo (of
+/// `photo` pixels; `size` may be smaller, as a grid over it).
+fn fit_gray(mask: &GrayImage, path: &str, photo: (u32, u32), size: (u32, u32), sigma: f32) -> Result<GrayImage, ImageError> {
     let (mw, mh) = mask.dimensions();
-    let (w, h) = size;
-    let ratio = (mw as f64 / mh as f64) / (w as f64 / h as f64);
+    let ratio = (mw as f64 / mh as f64) / (photo.0 as f64 / photo.1 as f64);
     if (ratio - 1.0).abs() > MAX_ASPECT_DIFFERENCE {
-        return Err(ImageError::MaskShape { path: path.to_string(), mask: (mw, mh), photo: (w, h) });
+        return Err(ImageError::MaskShape { path: path.to_string(), mask: (mw, mh), photo });
     }
+    let (w, h) = size;
     let sized = if (mw, mh) == size { mask.clone() } else { imageops::resize(mask, w, h, FilterType::Triangle) };
     Ok(feather(&sized, sigma))
 }
@@ -62,9 +63,10 @@ pub fn label_colours(labels: &RgbImage) -> Vec<[u8; 3]> {
 }
 
 /// One feathered mask per region of a label image (region i: [`label_colours`]' colour i),
-/// fitted to a result of `size`, for [`compose`]. `regions` is how many the caller has
-/// paintings for: a label image with another number of colours is refused, naming both.
-pub fn label_masks(labels: &RgbImage, path: &str, regions: usize, size: (u32, u32), sigma: f32) -> Result<Vec<GrayImage>, ImageError> {
+/// for a photo of `photo` pixels, made at `size` (the photo's, for [`compose`], or a grid
+/// over it). `regions` is how many the caller has paintings for: a label image with another
+/// number of colours is refused, naming both.
+pub fn label_masks(labels: &RgbImage, path: &str, regions: usize, photo: (u32, u32), size: (u32, u32), sigma: f32) -> Result<Vec<GrayImage>, ImageError> {
     let colours = label_colours(labels);
     if colours.len() > MAX_LABELS {
         let detail = format!("more than {MAX_LABELS} colours in a label image (a JPEG's compression makes new ones: save labels as PNG)");
@@ -78,7 +80,7 @@ pub fn label_masks(labels: &RgbImage, path: &str, regions: usize, size: (u32, u3
     let (w, h) = labels.dimensions();
     colours
         .iter()
-        .map(|c| fit_gray(&GrayImage::from_fn(w, h, |x, y| Luma([if labels.get_pixel(x, y).0 == *c { 255 } else { 0 }])), path, size, sigma))
+        .map(|c| fit_gray(&GrayImage::from_fn(w, h, |x, y| Luma([if labels.get_pixel(x, y).0 == *c { 255 } else { 0 }])), path, photo, size, sigma))
         .collect()
 }
 
@@ -194,20 +196,20 @@ mod tests {
         // Left half dark (region 0), right half light (region 1), at half the size.
         let labels = RgbImage::from_fn(20, 15, |x, _| if x < 10 { Rgb([10, 20, 30]) } else { Rgb([250, 240, 230]) });
         assert_eq!(label_colours(&labels), vec![[10, 20, 30], [250, 240, 230]]);
-        let masks = label_masks(&labels, "l.png", 2, (40, 30), 1.0).unwrap();
+        let masks = label_masks(&labels, "l.png", 2, (40, 30), (40, 30), 1.0).unwrap();
         let out = compose(&[&a, &b], &masks);
         assert_eq!(out.get_pixel(2, 10), a.get_pixel(2, 10));
         assert_eq!(out.get_pixel(37, 10), b.get_pixel(37, 10));
         let edge = out.get_pixel(20, 10).0;
         assert!(edge[0] > 0 && edge[2] > 0, "mixed at the edge: {edge:?}");
         // One colour and one painting is that painting's result everywhere.
-        let one = label_masks(&RgbImage::from_pixel(4, 3, Rgb([9, 9, 9])), "l.png", 1, (40, 30), 2.0).unwrap();
+        let one = label_masks(&RgbImage::from_pixel(4, 3, Rgb([9, 9, 9])), "l.png", 1, (40, 30), (40, 30), 2.0).unwrap();
         assert!(compose(&[&a], &one) == a);
         // A colour without a painting, or a noisy label image, is refused by name.
-        let e = label_masks(&labels, "l.png", 3, (40, 30), 1.0).unwrap_err().to_string();
+        let e = label_masks(&labels, "l.png", 3, (40, 30), (40, 30), 1.0).unwrap_err().to_string();
         assert!(e.contains("l.png") && e.contains("2 colours") && e.contains("3 paintings"), "{e}");
         let noisy = RgbImage::from_fn(20, 15, |x, y| Rgb([(x * 7 + y) as u8, 0, 0]));
-        assert!(label_masks(&noisy, "l.jpg", 2, (40, 30), 1.0).unwrap_err().to_string().contains("PNG"));
+        assert!(label_masks(&noisy, "l.jpg", 2, (40, 30), (40, 30), 1.0).unwrap_err().to_string().contains("PNG"));
     }
 
     #[test]

@@ -245,7 +245,7 @@ impl FastNet {
                 let target = as_code(attention_stats(f, &[&f[2]], style, temperature));
                 self.decode(&feats, &as_code(f.iter().map(stats).collect()), &target, strength)
             } else {
-                let pad = |t: &Tensor| p.apply(t);
+                let pad = |t: &Tensor| p.apply_to_grid(t);
                 let maps = semantic_maps(f, &[&f[2]], 0, style, cfg, regions.map(|r| (r, &pad as &dyn Fn(&Tensor) -> Tensor)));
                 let spread = |stats: &[(Tensor, Tensor)]| as_code(stats.iter().enumerate().map(|(l, (m, s))| (maps.spread(l, m), maps.spread(l, s))).collect());
                 // Stage k works at 1/NORM_STAGES[k]: level 1 (1/4), then level 0 (1/2).

@@ -112,7 +112,7 @@ impl Generator {
             let (x, p) = Self::pad(rgb);
             let mut feats = vgg.features(&x, &SEMANTIC_TAPS);
             let deep = feats.pop().expect("relu5_1");
-            let pad = |t: &Tensor| p.apply(t);
+            let pad = |t: &Tensor| p.apply_to_grid(t);
             let maps = semantic_maps(&feats, &[&feats[3], &deep], p.margin as i64, style, cfg, regions.map(|r| (r, &pad as &dyn Fn(&Tensor) -> Tensor)));
             let styled = |l: usize| {
                 let ((cm, cs), (sm, ss)) = (&maps.content[l], &maps.style[l]);
@@ -218,6 +218,13 @@ impl Padding {
         self.padded().1 - self.height - self.margin
     }
 
+    /// A map on the photo's 1/8 grid (ceil(height/8) x ceil(width/8) cells) padded as `apply`
+    /// pads the photo, onto the padded photo's 1/8 grid: the margin's cells repeat the edge's.
+    pub fn apply_to_grid(&self, t: &Tensor) -> Tensor {
+        let m = (self.margin / 8) as i64;
+        if m > 0 { t.replication_pad2d([m, m, m, m]) } else { t.shallow_clone() }
+    }
+
     /// The photo's part of a padded (N,C,H',W') tensor.
     pub fn crop(&self, t: &Tensor) -> Tensor {
         t.narrow(2, self.margin as i64, self.height as i64).narrow(3, self.margin as i64, self.width as i64)
@@ -227,6 +234,16 @@ impl Padding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grid_map_pads_onto_the_padded_photos_grid() {
+        for (w, h) in [(640, 480), (101, 60), (40, 30)] {
+            let p = Padding::new(w, h);
+            let grid = Tensor::ones([1, 2, h.div_ceil(8) as i64, w.div_ceil(8) as i64], (tch::Kind::Float, tch::Device::Cpu));
+            let (pw, ph) = p.padded();
+            assert_eq!(p.apply_to_grid(&grid).size(), [1, 2, (ph / 8) as i64, (pw / 8) as i64], "{w}x{h}");
+        }
+    }
 
     #[test]
     fn padding_adds_the_margin_and_rounds_to_8() {

@@ -43,10 +43,10 @@ pub trait StyleNetwork {
         self.stylize(rgb, &style.code, strength)
     }
 
-    /// `stylize_semantic` (clustered regions) on a large HWC RGB image in tiles, as
-    /// `stylize_tiled` does for `stylize`; `None` for a kind without a semantic mode.
+    /// `stylize_semantic` on a large HWC RGB image in tiles, as `stylize_tiled` does for
+    /// `stylize`; `None` for a kind without a semantic mode.
     #[allow(clippy::too_many_arguments)]
-    fn stylize_tiled_semantic(&self, _pixels: &[u8], _width: u32, _height: u32, _style: &SemanticStyle, _cfg: &SemanticConfig, _strength: f64, _tile: u32, _progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
+    fn stylize_tiled_semantic(&self, _pixels: &[u8], _width: u32, _height: u32, _style: &SemanticStyle, _cfg: &SemanticConfig, _regions: Option<&Regions>, _strength: f64, _tile: u32, _progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
         None
     }
 }
@@ -87,9 +87,9 @@ impl StyleNetwork for VggNetwork {
         self.generator.stylize_semantic(&self.vgg, rgb, style, cfg, strength, regions)
     }
 
-    fn stylize_tiled_semantic(&self, pixels: &[u8], width: u32, height: u32, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
+    fn stylize_tiled_semantic(&self, pixels: &[u8], width: u32, height: u32, style: &SemanticStyle, cfg: &SemanticConfig, regions: Option<&Regions>, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
         let tiles = TileConfig { tile, ..Default::default() };
-        Some(stylize_tiled_semantic(&self.generator, &self.vgg, pixels, width, height, style, cfg, strength, &tiles, progress))
+        Some(stylize_tiled_semantic(&self.generator, &self.vgg, pixels, width, height, style, cfg, regions, strength, &tiles, progress))
     }
 }
 
@@ -124,9 +124,9 @@ impl StyleNetwork for FastNetwork {
         self.net.stylize_semantic(rgb, style, cfg, strength, regions)
     }
 
-    fn stylize_tiled_semantic(&self, pixels: &[u8], width: u32, height: u32, style: &SemanticStyle, cfg: &SemanticConfig, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
+    fn stylize_tiled_semantic(&self, pixels: &[u8], width: u32, height: u32, style: &SemanticStyle, cfg: &SemanticConfig, regions: Option<&Regions>, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
         let tiles = TileConfig { tile, halo: FAST_HALO, ..Default::default() };
-        Some(stylize_tiled_semantic_fast(&self.net, self.device(), pixels, width, height, style, cfg, strength, &tiles, progress))
+        Some(stylize_tiled_semantic_fast(&self.net, self.device(), pixels, width, height, style, cfg, regions, strength, &tiles, progress))
     }
 
     fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {

@@ -197,17 +197,19 @@ pub struct CoClusters {
 }
 
 /// Regions a person drew, used instead of the clustering: region i of the photo takes the
-/// style of region i of the painting. Each is (1,k,H,W) in 0..1 at its image's pixel size and
-/// sums to 1 at every pixel (the one-hot masks of a label image).
+/// style of region i of the painting. Each is (1,k,H,W) in 0..1 and sums to 1 everywhere (the
+/// one-hot masks of a label image): the photo's on its 1/8 grid (ceil(height/8) x
+/// ceil(width/8) cells: small at any photo size, so tiles take them whole), the painting's at
+/// its pixel size.
 pub struct Regions {
     pub photo: Tensor,
     pub painting: Tensor,
 }
 
 impl CoClusters {
-    /// Memberships from [`Regions`]: each mask averaged over every relu4_1 cell, of the photo
-    /// padded by `pad` as the photo was (its grid: `photo_grid`), and of the painting (its
-    /// features' grid: `painting_grid`).
+    /// Memberships from [`Regions`]: the photo's padded by `pad` as the photo was (its padded
+    /// 1/8 grid: `photo_grid`), the painting's averaged over every cell of its features' grid
+    /// (`painting_grid`).
     pub fn from_regions(regions: &Regions, pad: impl Fn(&Tensor) -> Tensor, photo_grid: (i64, i64), painting_grid: (i64, i64)) -> Self {
         let cells = |m: &Tensor, (h, w): (i64, i64)| m.to_kind(Kind::Float).adaptive_avg_pool2d([h, w]);
         let photo = cells(&pad(&regions.photo), photo_grid);

@@ -22,7 +22,7 @@ use crate::convert::rgb8_to_tensor;
 use crate::style::STYLE_TAPS;
 use crate::fast::{channels_last, FastNet, Features, NORM_STAGES};
 use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
-use crate::semantic::{style_regions, CoClusters, RegionMoments, SemanticConfig, SemanticStyle, PROXY_SIDE};
+use crate::semantic::{style_regions, CoClusters, RegionMoments, Regions, SemanticConfig, SemanticStyle, PROXY_SIDE};
 use crate::generator::Padding;
 use crate::{Generator, StyleCode, Tap, Vgg16};
 
@@ -307,12 +307,16 @@ pub fn box_downscale(pixels: &[u8], width: u32, height: u32, f: u32) -> (Vec<u8>
 }
 
 /// The regions of a padded image (the canvas's) and the painting, as the untiled
-/// `stylize_semantic` finds them, from the image's cluster parts (`parts`: the network's, the
-/// 1/8 grid first): on the whole image when it is at most [`PROXY_SIDE`] on its longer side,
-/// else on a copy shrunk to that size, whose memberships are then upsampled. Photo memberships
-/// come on the padded image's 1/8 grid.
-fn whole_image_regions(canvas: &Canvas, parts: impl Fn(&Tensor) -> Vec<Tensor>, style: &SemanticStyle, cfg: &SemanticConfig) -> CoClusters {
+/// `stylize_semantic` finds them: the drawn `regions` if given, else clustered from the image's
+/// cluster parts (`parts`: the network's, the 1/8 grid first), on the whole image when it is at
+/// most [`PROXY_SIDE`] on its longer side, else on a copy shrunk to that size, whose
+/// memberships are then upsampled. Photo memberships come on the padded image's 1/8 grid.
+fn whole_image_regions(canvas: &Canvas, parts: impl Fn(&Tensor) -> Vec<Tensor>, style: &SemanticStyle, cfg: &SemanticConfig, regions: Option<&Regions>) -> CoClusters {
     let (pw, ph) = canvas.padding.padded();
+    if let Some(r) = regions {
+        let grid = |t: &Tensor| (t.size()[2], t.size()[3]);
+        return CoClusters::from_regions(r, |t| canvas.padding.apply_to_grid(t), ((ph / 8) as i64, (pw / 8) as i64), grid(&style.cluster[0]));
+    }
     let f = pw.max(ph).div_ceil(PROXY_SIDE).max(1);
     let (px, w, h) = if f == 1 { (canvas.padded.clone(), pw, ph) } else { box_downscale(&canvas.padded, pw, ph, f) };
     let feats = parts(&rgb8_to_tensor(&px, h, w).to_device(canvas.device));
@@ -339,11 +343,12 @@ fn core_of(x: &Tensor, t: &Tile, scale: u32) -> Tensor {
     x.narrow(2, cy as i64, (t.core.h / scale) as i64).narrow(3, cx as i64, (t.core.w / scale) as i64)
 }
 
-/// Semantic transfer tile by tile: `Generator::stylize_semantic` (clustered regions) on a large
-/// image in bounded memory. The regions are found once for the whole image
-/// (`whole_image_regions`), every region's statistics are summed over all tiles (content at
+/// Semantic transfer tile by tile: `Generator::stylize_semantic` on a large image in bounded
+/// memory. The regions are found once for the whole image (`whole_image_regions`), or taken
+/// from `regions` (drawn), every region's statistics are summed over all tiles (content at
 /// each level, then each decoder stage's, one pass each), and each tile spreads them with its
 /// own cut of the memberships; so the result equals the untiled one up to float rounding.
+#[allow(clippy::too_many_arguments)]
 pub fn stylize_tiled_semantic(
     g: &Generator,
     vgg: &Vgg16,
@@ -352,6 +357,7 @@ pub fn stylize_tiled_semantic(
     height: u32,
     style: &SemanticStyle,
     scfg: &SemanticConfig,
+    regions: Option<&Regions>,
     strength: f64,
     cfg: &TileConfig,
     progress: &mut dyn FnMut(usize, usize),
@@ -362,7 +368,7 @@ pub fn stylize_tiled_semantic(
         let tiles = &canvas.tiles;
         let stages = g.decoder.stages();
         let mut tick = ticker(tiles.len() * (2 + stages), progress);
-        let clusters = whole_image_regions(&canvas, |x| vgg.features(x, &[Tap::Relu4_1, Tap::Relu5_1]), style, scfg);
+        let clusters = whole_image_regions(&canvas, |x| vgg.features(x, &[Tap::Relu4_1, Tap::Relu5_1]), style, scfg, regions);
         let m4 = &clusters.photo;
         let spread = |m: &Tensor, stats: &Tensor| crate::semantic::mix(m, stats);
 
@@ -507,6 +513,7 @@ pub fn stylize_tiled_semantic_fast(
     height: u32,
     style: &SemanticStyle,
     scfg: &SemanticConfig,
+    regions: Option<&Regions>,
     strength: f64,
     cfg: &TileConfig,
     progress: &mut dyn FnMut(usize, usize),
@@ -516,7 +523,7 @@ pub fn stylize_tiled_semantic_fast(
         let tiles = &canvas.tiles;
         let mut tick = ticker(tiles.len() * (2 + NORM_STAGES.len()), progress);
         let encode = |i: usize| net.encode(&channels_last(&canvas.region(i)));
-        let clusters = whole_image_regions(&canvas, |x| vec![net.encode(&channels_last(x)).0[2].shallow_clone()], style, scfg);
+        let clusters = whole_image_regions(&canvas, |x| vec![net.encode(&channels_last(x)).0[2].shallow_clone()], style, scfg, regions);
         let m8 = &clusters.photo;
         // Memberships at 1/scale of full resolution (the encoder's level l is at 1/2^(l+1)).
         let memberships = |t: &Tile, scale: u32| tile_memberships(m8, t, scale.trailing_zeros() as usize);

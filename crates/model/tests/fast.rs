@@ -116,7 +116,7 @@ fn fast_tiles_with_the_whole_images_statistics_equal_the_untiled_result() {
     let moved = whole.iter().zip(&plain).filter(|(a, b)| a != b).count();
     assert!(moved > whole.len() / 4, "regions should change the result: {moved} of {} values", whole.len());
     let tiles = TileConfig { tile: 96, halo: FAST_HALO, ..Default::default() };
-    let out = stylize_tiled_semantic_fast(&net, Device::Cpu, &px, w, h, &style, &cfg, 0.8, &tiles, &mut |_, _| {});
+    let out = stylize_tiled_semantic_fast(&net, Device::Cpu, &px, w, h, &style, &cfg, None, 0.8, &tiles, &mut |_, _| {});
     let worst = out.iter().zip(&whole).map(|(a, b)| (*a as i32 - *b as i32).abs()).max().unwrap();
     assert!(worst <= 3, "semantic: tiled vs whole differ by {worst}/255");
 }

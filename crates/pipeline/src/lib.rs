@@ -86,16 +86,17 @@ pub struct RegionLabels {
 }
 
 impl RegionLabels {
-    /// The regions as masks for a photo of `photo_size` and a painting of `painting_size`
-    /// (each (1,k,H,W) in 0..1); the two images must have the same number of colours.
-    fn regions(&self, photo_size: (u32, u32), painting_size: (u32, u32), device: Device) -> Result<Regions, PipelineError> {
+    /// The regions as masks (each (1,k,H,W) in 0..1) for a photo of `photo_size`, on its 1/8
+    /// grid, and a painting of `painting_size`; the two images must have the same number of
+    /// colours.
+    fn regions(&self, (w, h): (u32, u32), painting_size: (u32, u32), device: Device) -> Result<Regions, PipelineError> {
         let k = stylize_io::mask::label_colours(&self.painting.1).len();
-        let masks = |(path, img): &(String, RgbImage), size| -> Result<Tensor, PipelineError> {
-            let masks = stylize_io::mask::label_masks(img, path, k, size, 0.0).map_err(|e| PipelineError::Unsupported(e.to_string()))?;
+        let masks = |(path, img): &(String, RgbImage), photo, size: (u32, u32)| -> Result<Tensor, PipelineError> {
+            let masks = stylize_io::mask::label_masks(img, path, k, photo, size, 0.0).map_err(|e| PipelineError::Unsupported(e.to_string()))?;
             let planes: Vec<Tensor> = masks.iter().map(|m| Tensor::from_slice(m.as_raw()).view([1, 1, size.1 as i64, size.0 as i64])).collect();
             Ok((Tensor::cat(&planes, 1).to_kind(tch::Kind::Float) / 255.0).to_device(device))
         };
-        Ok(Regions { photo: masks(&self.photo, photo_size)?, painting: masks(&self.painting, painting_size)? })
+        Ok(Regions { photo: masks(&self.photo, (w, h), (w.div_ceil(8), h.div_ceil(8)))?, painting: masks(&self.painting, painting_size, painting_size)? })
     }
 }
 
@@ -189,23 +190,16 @@ impl Stylizer {
                 }
             }
             (Method::Model(net), Style::Semantic { style, cfg, regions }) => {
-                if needs_tiles(w, h, opts.tile) {
-                    if regions.is_some() {
-                        return Err(PipelineError::Unsupported(format!(
-                            "drawn regions do not work in tiles yet: {w}x{h} needs tiles of {} px (use --max-size {} or less)",
-                            opts.tile,
-                            2 * opts.tile
-                        )));
-                    }
-                    let px = net.stylize_tiled_semantic(photo.as_raw(), w, h, style, cfg, opts.strength, opts.tile, progress);
-                    let px = px.ok_or_else(|| PipelineError::Unsupported(format!("the {} kind has no semantic mode in tiles yet: {w}x{h} needs tiles of {} px (use --max-size {} or less)", net.kind(), opts.tile, 2 * opts.tile)))?;
-                    return Ok(RgbImage::from_raw(w, h, px).expect("tiling returns the input's size"));
-                }
                 let regions = match regions {
-                    // The painting's masks fit its features (made from the painting at its size).
+                    // The painting's masks at the size its features were made at.
                     Some(r) => Some(r.regions((w, h), (style.size.1 as u32, style.size.0 as u32), self.device)?),
                     None => None,
                 };
+                if needs_tiles(w, h, opts.tile) {
+                    let px = net.stylize_tiled_semantic(photo.as_raw(), w, h, style, cfg, regions.as_ref(), opts.strength, opts.tile, progress);
+                    let px = px.ok_or_else(|| PipelineError::Unsupported(format!("the {} kind has no semantic mode", net.kind())))?;
+                    return Ok(RgbImage::from_raw(w, h, px).expect("tiling returns the input's size"));
+                }
                 to_image(&net.stylize_semantic(&self.tensor(photo), style, cfg, opts.strength, regions.as_ref()))
             }
             (Method::Optimize { vgg, steps }, Style::Grams(grams)) => {

@@ -635,7 +635,7 @@ impl<'a> Job<'a> {
             Method::Optimize => "steps",
         };
         let region_masks = match &self.labels {
-            Some((path, l)) => Some(stylize_io::mask::label_masks(l, path, self.args.style.len(), rgb.dimensions(), self.args.feather)?),
+            Some((path, l)) => Some(stylize_io::mask::label_masks(l, path, self.args.style.len(), rgb.dimensions(), rgb.dimensions(), self.args.feather)?),
             None => None,
         };
         for (variant, output) in self.variants.iter().zip(outputs).filter_map(|(v, o)| o.map(|o| (v, o))) {
