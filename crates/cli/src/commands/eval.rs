@@ -61,6 +61,10 @@ pub struct Args {
     /// Optimisation steps for the Gatys baseline
     #[arg(long, default_value_t = 200)]
     gatys_steps: usize,
+    /// Leave out the colour-transfer and --preserve-color rows (the photo and painting rows
+    /// stay, as the scale of every measure): 8x8 pairs at 512 px take ~40 minutes in all
+    #[arg(long)]
+    no_baselines: bool,
     /// Another method's outputs: NAME=DIR holding <photo stem>__<painting stem>.png per pair
     /// (e.g. Magenta's arbitrary stylization from scripts/magenta.py)
     #[arg(long, value_parser = parse_external)]
@@ -155,8 +159,10 @@ pub fn run(args: Args) -> Result<()> {
     let mut methods: Vec<(String, Method, usize)> = vec![
         ("photo (no change)".into(), Box::new(|i, _| Ok(xs[i].shallow_clone())), pairs.len()),
         ("painting (resized to the photo)".into(), Box::new(|i, j| Ok(resize_to(&ss[j], size_of(&xs[i])))), pairs.len()),
-        ("colour transfer".into(), Box::new(|i, j| Ok(colour_transfer(&xs[i], &ss[j]))), pairs.len()),
     ];
+    if !args.no_baselines {
+        methods.push(("colour transfer".into(), Box::new(|i, j| Ok(colour_transfer(&xs[i], &ss[j]))), pairs.len()));
+    }
     for (k, ((label, net, _), codes)) in models.iter().zip(&model_codes).enumerate() {
         let (xs, outputs) = (&xs, &model_outputs);
         let f = move |i: usize, j: usize| {
@@ -184,14 +190,16 @@ pub fn run(args: Args) -> Result<()> {
         let f = move |i: usize, j: usize| -> Result<Tensor> { Ok(generator.stylize_semantic(&xs[i], &styles[j], &cfg, 1.0, None)) };
         methods.push((format!("{} --semantic (attention, T {t})", models[0].0), Box::new(f), pairs.len()));
     }
-    methods.push((
-        format!("{} --preserve-color", models[0].0),
-        Box::new(|i, j| {
-            let out = stylize_io::preserve_colour(&to_image(&generator.stylize(&xs[i], &codes[j], 1.0)), &to_image(&xs[i]));
-            Ok(rgb8_to_tensor(out.as_raw(), out.height(), out.width()).to_device(device))
-        }),
-        pairs.len(),
-    ));
+    if !args.no_baselines {
+        methods.push((
+            format!("{} --preserve-color", models[0].0),
+            Box::new(|i, j| {
+                let out = stylize_io::preserve_colour(&to_image(&generator.stylize(&xs[i], &codes[j], 1.0)), &to_image(&xs[i]));
+                Ok(rgb8_to_tensor(out.as_raw(), out.height(), out.width()).to_device(device))
+            }),
+            pairs.len(),
+        ));
+    }
     for (name, dir) in &args.external {
         let (photos, paintings, xs) = (&photos, &paintings, &xs);
         let f = move |i: usize, j: usize| -> Result<Tensor> {
@@ -210,8 +218,8 @@ pub fn run(args: Args) -> Result<()> {
 
     let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let shown = &pairs[..pairs.len().min(4)];
-    let mut method_cells: Vec<Vec<Option<stylize_io::RgbImage>>> =
-        shown.iter().map(|&(i, j)| vec![Some(to_image(&xs[i])), Some(to_image(&resize_to(&ss[j], size_of(&xs[i]))))]).collect();
+    // The photo and the painting lead each row as methods of their own.
+    let mut method_cells: Vec<Vec<Option<stylize_io::RgbImage>>> = shown.iter().map(|_| Vec::new()).collect();
     // The photos' and paintings' features and each pair's regions, made once for every method.
     let (photo_feats, painting_feats): (Vec<_>, Vec<_>) = (xs.iter().map(|x| photo_features(&vgg, x)).collect(), ss.iter().map(|s| painting_features(&vgg, s)).collect());
     let references: Vec<Reference> = pairs.iter().map(|&(i, j)| Reference::new(&xs[i], &photo_feats[i], &painting_feats[j])).collect();
@@ -278,8 +286,7 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     let sheet = stylize_report::header_sheet(&thumbs(&xs), &thumbs(&ss), &rows, &Default::default());
     stylize_io::save(&args.out.join("sheet.png"), &sheet, None, &Default::default())?;
-    let mut labels = vec!["photo".to_string(), "painting".to_string()];
-    labels.extend(methods.iter().map(|(m, _, _)| short_label(m)));
+    let labels = methods.iter().map(|(m, _, _)| short_label(m)).collect();
     let opts = stylize_report::SheetOptions { col_labels: labels, ..Default::default() };
     stylize_io::save(&args.out.join("methods.png"), &stylize_report::contact_sheet(&method_cells, &opts), None, &Default::default())?;
     println!("{md}");
