@@ -30,6 +30,29 @@ fn an_interrupted_distillation_resumes_to_the_same_weights() {
     assert!(weights(&straight) == weights(&resumed), "4 steps straight and 2 + 2 resumed differ");
     let log = std::fs::read_to_string(resumed.join("log.csv")).unwrap();
     assert_eq!(log.lines().count(), 1 + 4, "one log row per step, none repeated: {log}");
+
+    // The 1/2 skip added on resume (`[fast] skip2 = true`) starts at zero: it changes neither
+    // the output nor any other weight's gradient, so after one more step every other weight is
+    // the straight run's, and only the skip has learnt.
+    let straight = distill(dir.path(), "straight3", &["--steps", "3"]);
+    distill(dir.path(), "skip2", &["--steps", "2"]);
+    let cfg = dir.path().join("skip2.toml");
+    std::fs::write(&cfg, std::fs::read_to_string(dir.path().join("tiny.toml")).unwrap() + "[fast]\nchannels = [16, 48, 96]\nskip2 = true\n").unwrap();
+    let skip2 = dir.path().join("skip2");
+    let o = stylize(&[
+        "distill", "--content", &sample("photos"), "--style", &sample("paintings"), "--teacher", "default", "--config", cfg.to_str().unwrap(),
+        "--out", skip2.to_str().unwrap(), "--pool", dir.path().join("pool").to_str().unwrap(), "--resume", "--steps", "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tensors = |run: &Path| tch::Tensor::read_safetensors(run.join("model/generator.safetensors")).unwrap().into_iter().collect::<std::collections::HashMap<_, _>>();
+    let (plain, with) = (tensors(&straight), tensors(&skip2));
+    assert_eq!(with.len(), plain.len() + 2, "the skip's weight and bias");
+    for (name, t) in &with {
+        match plain.get(name) {
+            Some(p) => assert!(p.equal(t), "{name} differs"),
+            None => assert!(name.contains("skip2") && t.abs().max().double_value(&[]) > 0.0, "{name}"),
+        }
+    }
 }
 
 fn load_rgb(p: &Path) -> stylize_io::RgbImage {

@@ -34,11 +34,24 @@ use crate::Tap;
 pub struct FastConfig {
     /// Channels at 1/2, 1/4 and 1/8 of the resolution.
     pub channels: [i64; 3],
+    /// The photo's 1/2 features (with the style's statistics) into the decoder too, through a
+    /// zero-initialised 1x1 conv, as its 1/4 features are: the finest detail the photo encoder
+    /// keeps (the teacher's decoder takes relu2_1 likewise). Zero at first, so it can be added
+    /// to a trained student without changing its output.
+    #[serde(default)]
+    pub skip2: bool,
 }
 
 impl Default for FastConfig {
     fn default() -> Self {
-        FastConfig { channels: [16, 48, 96] }
+        FastConfig { channels: [16, 48, 96], skip2: false }
+    }
+}
+
+impl FastConfig {
+    /// The same network without the 1/2 skip: what a checkpoint made before it was added holds.
+    pub fn without_skip2(self) -> Self {
+        FastConfig { skip2: false, ..self }
     }
 }
 
@@ -121,6 +134,8 @@ struct Decoder {
     mid: [Conv; 2],
     /// The photo's 1/4 features (with the style's statistics) into the decoder.
     skip: Conv,
+    /// The photo's 1/2 features likewise, if the config has them.
+    skip2: Option<Conv>,
 }
 
 impl Decoder {
@@ -131,6 +146,7 @@ impl Decoder {
             up: [Conv::new(&vs / "up8", c8, 4 * c4, 3, 1), Conv::new(&vs / "up4", c4, 4 * c2, 3, 1), Conv::new(&vs / "up2", c2, 4 * 3, 3, 1)],
             mid: [Conv::new(&vs / "mid4", c4, c4, 3, 1), Conv::new(&vs / "mid2", c2, c2, 3, 1)],
             skip: Conv::zeroed(&vs / "skip4", c4, c4),
+            skip2: cfg.skip2.then(|| Conv::zeroed(&vs / "skip2", c2, c2)),
         }
     }
 
@@ -139,7 +155,8 @@ impl Decoder {
         let [u8, u4, u2] = &self.up;
         let [m4, m2] = &self.mid;
         let (h8, w8, h4, w4, h2, w2) = (h / 8, w / 8, h / 4, w / 4, h / 2, w / 2);
-        r0.macs(h8, w8) + r1.macs(h8, w8) + u8.macs(h8, w8) + u4.macs(h4, w4) + u2.macs(h2, w2) + m4.macs(h4, w4) + m2.macs(h2, w2) + self.skip.macs(h4, w4)
+        let skip2 = self.skip2.as_ref().map_or(0, |s| s.macs(h2, w2));
+        r0.macs(h8, w8) + r1.macs(h8, w8) + u8.macs(h8, w8) + u4.macs(h4, w4) + u2.macs(h2, w2) + m4.macs(h4, w4) + m2.macs(h2, w2) + self.skip.macs(h4, w4) + skip2
     }
 }
 
@@ -192,7 +209,7 @@ impl FastNet {
     /// `strength` 0 decodes the photo's own features, 1 takes the style fully.
     pub fn forward(&self, rgb: &Tensor, style: &StyleCode, strength: f64) -> Tensor {
         let feats = self.encode(rgb);
-        let own = own_statistics(&feats, style, strength);
+        let own = self.own_statistics(&feats, style, strength);
         self.decode(&feats, &own, style, strength)
     }
 
@@ -287,7 +304,11 @@ impl FastNet {
             return x;
         }
         let (m, s) = norm(1, &x);
-        let x = relu_(d.mid[1].forward(&relu_(adain_affine(&x, &m, &s, &target.means[0], &target.stds[0]))));
+        let mut y = adain_affine(&x, &m, &s, &target.means[0], &target.stds[0]);
+        if let Some(skip2) = &d.skip2 {
+            let _ = y.g_add_(&skip2.forward(&styled(&feats.0[0], 0)));
+        }
+        let x = relu_(d.mid[1].forward(&relu_(y)));
         // 1/2 -> RGB at full resolution.
         d.up[2].forward(&x).pixel_shuffle(2) + 0.5
     }
@@ -310,15 +331,23 @@ impl FastNet {
     }
 }
 
-/// The photo's own statistics at the three levels. The 1/2 level only enters the decoder
-/// blended with the style's by `strength`, so at strength 1 the style's stand in for it (the
-/// largest of the three reductions, skipped).
-pub fn own_statistics(feats: &Features, style: &StyleCode, strength: f64) -> StyleCode {
-    let (mut means, mut stds): (Vec<Tensor>, Vec<Tensor>) = feats.0.iter().skip(1).map(stats).unzip();
-    let (m0, s0) = if strength < 1.0 { stats(&feats.0[0]) } else { (style.means[0].shallow_clone(), style.stds[0].shallow_clone()) };
-    means.insert(0, m0);
-    stds.insert(0, s0);
-    StyleCode { means, stds }
+impl FastNet {
+    /// Whether the decoder reads the photo's own statistics at 1/2 at `strength`: with the 1/2
+    /// skip always; else only blended with the style's by a strength below 1 (at 1 the style's
+    /// stand in for them, and the largest of the three reductions is skipped).
+    pub fn needs_level0(&self, strength: f64) -> bool {
+        self.cfg.skip2 || strength < 1.0
+    }
+
+    /// The photo's own statistics at the three levels (at 1/2 the style's, where
+    /// [`FastNet::needs_level0`] says they are not read).
+    pub fn own_statistics(&self, feats: &Features, style: &StyleCode, strength: f64) -> StyleCode {
+        let (mut means, mut stds): (Vec<Tensor>, Vec<Tensor>) = feats.0.iter().skip(1).map(stats).unzip();
+        let (m0, s0) = if self.needs_level0(strength) { stats(&feats.0[0]) } else { (style.means[0].shallow_clone(), style.stds[0].shallow_clone()) };
+        means.insert(0, m0);
+        stds.insert(0, s0);
+        StyleCode { means, stds }
+    }
 }
 
 /// ReLU in place on a tensor nothing else holds (a conv's fresh output): one pass, no new
@@ -494,6 +523,38 @@ mod tests {
             let diff = (&out - &plain).abs().max().double_value(&[]);
             assert!(diff > 1e-4 && out.min().double_value(&[]) >= 0.0 && out.max().double_value(&[]) <= 1.0, "{cfg:?}: {diff}");
         }
+    }
+
+    #[test]
+    fn the_half_resolution_skip_starts_at_zero_and_then_adds_the_photos_detail() {
+        let (vs, net) = net();
+        let vs2 = nn::VarStore::new(Device::Cpu);
+        let with = FastNet::new(&vs2.root(), FastConfig { skip2: true, ..FastConfig::default() });
+        assert_eq!(parameters(&vs2, Some("decoder")) - parameters(&vs, Some("decoder")), 16 * 16 + 16);
+        // The other weights copied: the same output, with the photo's own 1/2 statistics read.
+        tch::no_grad(|| {
+            for (k, mut v) in vs2.variables() {
+                if let Some(t) = vs.variables().get(&k) {
+                    v.copy_(t);
+                }
+            }
+        });
+        let photo = Tensor::rand([1, 3, 32, 40], (Kind::Float, Device::Cpu));
+        let code = net.style_code(&Tensor::rand([1, 3, 32, 32], (Kind::Float, Device::Cpu)));
+        assert!(with.needs_level0(1.0) && !net.needs_level0(1.0));
+        for strength in [1.0, 0.6] {
+            let (a, b) = tch::no_grad(|| (net.forward(&photo, &code, strength), with.forward(&photo, &code, strength)));
+            assert!((&a - &b).abs().max().double_value(&[]) < 1e-6, "strength {strength}");
+        }
+        tch::no_grad(|| {
+            for (k, mut v) in vs2.variables() {
+                if k.starts_with("decoder.skip2") {
+                    let _ = v.fill_(0.1);
+                }
+            }
+        });
+        let (a, b) = tch::no_grad(|| (net.forward(&photo, &code, 1.0), with.forward(&photo, &code, 1.0)));
+        assert!((a - b).abs().max().double_value(&[]) > 1e-4, "a non-zero skip changes the output");
     }
 
     #[test]

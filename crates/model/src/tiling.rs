@@ -461,7 +461,7 @@ pub fn stylize_tiled_fast(
         let encode = |i: usize| net.encode(&channels_last(&canvas.region(i)));
 
         // Pass 1: the image's own statistics at the encoder's three levels (1/2 only if used).
-        let levels: &[usize] = if strength < 1.0 { &[0, 1, 2] } else { &[1, 2] };
+        let levels: &[usize] = if net.needs_level0(strength) { &[0, 1, 2] } else { &[1, 2] };
         let mut own: Vec<Moments> = (0..3).map(|_| Moments::new()).collect();
         for (i, t) in tiles.iter().enumerate() {
             let Features(f) = encode(i);

@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use stylize_model::augment::diff_augment;
-use stylize_model::fast::{channels_last, distill_loss, own_statistics, FastConfig, FastNet, Features};
+use stylize_model::fast::{channels_last, distill_loss, FastConfig, FastNet, Features};
 use stylize_model::losses::{content_loss, d_accuracy, feature_loss, hinge_d, hinge_g, style_loss};
 use stylize_model::optim::{Adam, AdamConfig};
 use stylize_model::semantic::cut_margin;
@@ -368,7 +368,16 @@ impl Distiller {
     /// Restores a checkpoint written by `save` with the same networks.
     pub fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
         let (_, step): (DistillConfig, u64) = checkpoint::read_meta(dir)?;
-        let map = checkpoint::read_tensors(dir)?;
+        let mut map = checkpoint::read_tensors(dir)?;
+        // The 1/2 skip added to a student trained without it (`[fast] skip2`): its conv, and
+        // Adam's moments for it, start at zero, so the student resumes exactly as it was.
+        for (k, v) in self.vs.variables() {
+            if k.starts_with("decoder.skip2") && !map.contains_key(&format!("s.{k}")) {
+                for key in [format!("s.{k}"), format!("opt.m.{k}"), format!("opt.v.{k}")] {
+                    map.insert(key, v.zeros_like());
+                }
+            }
+        }
         checkpoint::restore(dir, &map, &[("s", &self.vs), ("d", &self.d_vs)], &mut [("opt", &mut self.opt), ("opt_d", &mut self.opt_d)])?;
         self.step = step;
         Ok(())
@@ -379,7 +388,7 @@ impl Distiller {
 /// call: rows sharing one go together).
 fn decode_at(net: &FastNet, feats: &Features, style: &StyleCode, strengths: &[f64]) -> Tensor {
     if strengths.iter().all(|&s| s == strengths[0]) {
-        let own = own_statistics(feats, style, strengths[0]);
+        let own = net.own_statistics(feats, style, strengths[0]);
         return net.decode(feats, &own, style, strengths[0]);
     }
     let rows: Vec<Tensor> = strengths
@@ -389,7 +398,7 @@ fn decode_at(net: &FastNet, feats: &Features, style: &StyleCode, strengths: &[f6
             let i = i as i64;
             let f = Features(feats.0.each_ref().map(|t| t.narrow(0, i, 1)));
             let st = style.narrow(i, 1);
-            net.decode(&f, &own_statistics(&f, &st, s), &st, s)
+            net.decode(&f, &net.own_statistics(&f, &st, s), &st, s)
         })
         .collect();
     Tensor::cat(&rows, 0)

@@ -34,8 +34,9 @@ pub fn run(args: Args) -> Result<()> {
     let mut cfg = if run.resume {
         let (old, _): (DistillConfig, u64) = checkpoint::read_meta(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", run.out.display()))?;
         match file_cfg {
-            Some(new) if new.fast != old.fast || new.discriminator != old.discriminator => {
-                return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's".into()).into());
+            // The one change of shape allowed: the 1/2 skip added (it starts at zero).
+            Some(new) if new.fast.without_skip2() != old.fast.without_skip2() || (old.fast.skip2 && !new.fast.skip2) || new.discriminator != old.discriminator => {
+                return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's (or only add skip2 = true)".into()).into());
             }
             Some(new) => new,
             None => old,
