@@ -55,6 +55,43 @@ fn an_interrupted_distillation_resumes_to_the_same_weights() {
     }
 }
 
+#[test]
+fn distill_from_a_fast_model_starts_from_it_and_remembers_its_paintings() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = distill(dir.path(), "start", &[]).join("model");
+    // From it at learning rate 0: after a step the student is still its start, bit for bit.
+    let still = dir.path().join("still.toml");
+    std::fs::write(&still, std::fs::read_to_string(dir.path().join("tiny.toml")).unwrap() + "[adam]\nlr = 0.0\nbeta1 = 0.5\nbeta2 = 0.999\n").unwrap();
+    let out = dir.path().join("from");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["distill", "--content", &sample("photos"), "--style", &sample("paintings"), "--teacher", "default", "--pool", dir.path().join("pool").to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&str]| stylize(&args(extra).iter().map(String::as_str).collect::<Vec<_>>());
+    let o = run(&["--from", start.to_str().unwrap(), "--config", still.to_str().unwrap(), "--steps", "1", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let weights = |m: &Path| std::fs::read(m.join("generator.safetensors")).unwrap();
+    let model = out.join("model");
+    assert!(weights(&model) == weights(&start), "a step at learning rate 0 changed the student");
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(info["collection"]["paintings"].as_array().map(Vec::len), Some(4), "{info}");
+    assert_eq!(info["train_config"]["from"].as_str(), Some(start.to_str().unwrap()));
+    // Its collection is its style: no --style needed.
+    let png = dir.path().join("cat.png");
+    let o = stylize(&["run", &sample("photos/cat.jpg"), "--model", model.to_str().unwrap(), "--size", "64", "-o", png.to_str().unwrap()]);
+    assert!(o.status.success() && png.exists(), "{}", stderr(&o));
+    // A VGG16 model cannot be a student's start; --from does not go with --resume.
+    assert_bad_input(&run(&["--from", "default", "--out", dir.path().join("vgg").to_str().unwrap()]), "a fast model is needed here");
+    assert_bad_input(&run(&["--from", start.to_str().unwrap(), "--resume", "--out", out.to_str().unwrap()]), "--from starts a run");
+    // `train --from` a fast model says how a fast model is fine-tuned.
+    let o = stylize(&["train", "--from", start.to_str().unwrap(), "--content", &sample("photos"), "--style", &sample("paintings"), "--out", dir.path().join("t").to_str().unwrap()]);
+    assert_bad_input(&o, "a fast model learns from a teacher");
+}
+
 fn load_rgb(p: &Path) -> stylize_io::RgbImage {
     stylize_io::load(p, &Default::default()).unwrap().rgb
 }

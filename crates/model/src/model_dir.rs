@@ -156,6 +156,15 @@ pub fn load_model(dir: &Path, device: Device) -> Result<(Generator, ModelInfo), 
     }
 }
 
+/// Loads a fast model folder's student (`stylize distill --from` starts from it).
+pub fn load_fast_model(dir: &Path, device: Device) -> Result<(FastNetwork, ModelInfo), ModelError> {
+    let info = read_info(dir)?;
+    match load_weights(dir, &info, device)? {
+        Weights::Fast(f) => Ok((f, info)),
+        Weights::Vgg(_) => Err(ModelError::BadWeights { path: dir.to_path_buf(), reason: format!("is a {} model; a fast model is needed here", info.kind) }),
+    }
+}
+
 /// A model folder's trained weights, of its kind (VGG16 itself not loaded).
 enum Weights {
     Vgg(Generator),

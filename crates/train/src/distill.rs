@@ -25,7 +25,7 @@ use stylize_model::optim::{Adam, AdamConfig};
 use stylize_model::semantic::cut_margin;
 use stylize_model::style::STYLE_TAPS;
 use stylize_model::model_dir::save_weights;
-use stylize_model::{Discriminator, DiscriminatorConfig, Generator, ModelInfo, ModelKind, StyleCode, Vgg16};
+use stylize_model::{Collection, Discriminator, DiscriminatorConfig, Generator, ModelInfo, ModelKind, StyleCode, Vgg16};
 use tch::{nn, Device, Tensor};
 
 use crate::checkpoint;
@@ -76,6 +76,8 @@ pub struct DistillConfig {
     pub discriminator: DiscriminatorConfig,
     pub discriminator_adam: AdamConfig,
     pub fast: FastConfig,
+    /// The fast model the student started from (`stylize distill --from`), if not from scratch.
+    pub from: Option<String>,
     pub seed: u64,
     pub checkpoint_every: u64,
     pub preview_every: u64,
@@ -107,6 +109,7 @@ impl Default for DistillConfig {
             discriminator: DiscriminatorConfig::default(),
             discriminator_adam: AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999 },
             fast: FastConfig::default(),
+            from: None,
             seed: 1,
             checkpoint_every: 100,
             preview_every: 500,
@@ -350,7 +353,9 @@ impl Distiller {
 
     /// The shipped model: the student without its feature heads (training only), and
     /// `model.json` saying it is the fast kind, its teacher and how it was made.
-    pub fn export(&self, dir: &Path, teacher: &str) -> Result<(), TrainError> {
+    /// Writes the student as a model folder; `collection`: the paintings a fine-tune learnt
+    /// (their codes already written there).
+    pub fn export(&self, dir: &Path, teacher: &str, collection: Option<Collection>) -> Result<(), TrainError> {
         let named: Vec<(String, Tensor)> = self.vs.variables().into_iter().filter(|(k, _)| !k.starts_with("heads.")).collect();
         let info = ModelInfo {
             kind: ModelKind::Fast,
@@ -360,7 +365,7 @@ impl Distiller {
             train_config: serde_json::to_value(&self.cfg).expect("serialisable"),
             stylize_version: env!("CARGO_PKG_VERSION").to_string(),
             parent: Some(teacher.to_string()),
-            collection: None,
+            collection,
         };
         Ok(save_weights(dir, &named, &info)?)
     }

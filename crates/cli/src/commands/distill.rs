@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use stylize_model::fast::channels_last;
 use stylize_model::{load_model, Vgg16};
 use stylize_train::data::ImageSet;
 use stylize_train::distill::{DistillLosses, DistillMeter};
@@ -13,10 +14,11 @@ use stylize_train::pool::TeacherPool;
 use stylize_train::{checkpoint, log, DistillConfig, Distiller, TomlConfig};
 use tch::Device;
 
+use super::collection::Paintings;
 use crate::exit::BadInput;
 
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  stylize distill --content photos/ --style paintings/ --teacher models/default --out runs/fast --config configs/fast-stage-a.toml\n  stylize distill --content photos/ --style paintings/ --teacher models/default --out runs/fast --resume\n  stylize distill ... --out runs/fast --resume --config configs/fast-stage-b.toml     (next stage from the checkpoint)\n\nThe teacher's outputs are kept in the cache directory (teacher-pool/), made once and reused by\nlater epochs, stages and runs. The run folder gets ckpt/, model/ (use with `stylize run --model`),\nlog.csv, loss.png and previews/.")]
+#[command(after_help = "Examples:\n  stylize distill --content photos/ --style paintings/ --teacher models/default --out runs/fast --config configs/fast-stage-a.toml\n  stylize distill --content photos/ --style paintings/ --teacher models/default --out runs/fast --resume\n  stylize distill ... --out runs/fast --resume --config configs/fast-stage-b.toml     (next stage from the checkpoint)\n  stylize distill --from fast --teacher runs/hokusai/model --content photos/ --style hokusai/ --out runs/hokusai-fast   (a fine-tune distilled)\n\nThe teacher's outputs are kept in the cache directory (teacher-pool/), made once and reused by\nlater epochs, stages and runs. The run folder gets ckpt/, model/ (use with `stylize run --model`),\nlog.csv, loss.png and previews/.")]
 pub struct Args {
     #[command(flatten)]
     run: super::RunArgs,
@@ -26,6 +28,11 @@ pub struct Args {
     /// Where the teacher's outputs are kept (default: teacher-pool/ in the cache directory)
     #[arg(long)]
     pool: Option<PathBuf>,
+    /// Start the student from this fast model (fast, or a folder of the fast kind) instead of
+    /// from scratch, e.g. to distil an artist's fine-tuned model into a fast one. Its widths
+    /// replace the config's; the model remembers --style's paintings as its collection
+    #[arg(long, value_name = "MODEL")]
+    from: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -38,7 +45,8 @@ pub fn run(args: Args) -> Result<()> {
             Some(new) if new.fast.without_skip2() != old.fast.without_skip2() || (old.fast.skip2 && !new.fast.skip2) || new.discriminator != old.discriminator => {
                 return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's (or only add skip2 = true)".into()).into());
             }
-            Some(new) => new,
+            // Where the run started stays the checkpoint's.
+            Some(new) => DistillConfig { from: old.from, ..new },
             None => old,
         }
     } else {
@@ -50,6 +58,21 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(s) = run.steps {
         cfg.steps = s;
     }
+    if run.resume && args.from.is_some() {
+        return Err(BadInput("--from starts a run; --resume continues one (its start is in the checkpoint)".into()).into());
+    }
+    // The student to start from, copied in once the distiller exists; its widths replace the config's.
+    let start = match &args.from {
+        Some(from) => {
+            let dir = super::run::model_dir(Some(from));
+            let (student, info) = stylize_model::model_dir::load_fast_model(&dir, Device::Cpu)?;
+            cfg.fast = student.net.cfg;
+            cfg.from = Some(from.display().to_string());
+            eprintln!("starting from {} ({} steps)", dir.display(), info.steps);
+            Some(student)
+        }
+        None => None,
+    };
     cfg.validate().map_err(BadInput)?;
 
     let device = Device::cuda_if_available();
@@ -67,6 +90,34 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(run.out.join("previews")).with_context(|| format!("cannot create {}", run.out.display()))?;
 
     let mut d = Distiller::new(cfg.clone(), teacher, vgg, content, style, pool, device);
+    if let Some(start) = &start {
+        // Every shipped variable (the feature heads are training's own and start fresh).
+        let vars = d.vs.variables();
+        tch::no_grad(|| {
+            for (k, v) in start.vs.variables().iter().filter(|(k, _)| !k.starts_with("heads.")) {
+                if let Some(var) = vars.get(k) {
+                    var.shallow_clone().copy_(v);
+                }
+            }
+        });
+    }
+    // A student started from a fast model remembers --style's paintings, as a fine-tune does:
+    // their codes in its own style encoder's terms, made at each export.
+    let collection = match &cfg.from {
+        Some(_) => Some(Paintings::read(&run.style, device)?),
+        None => None,
+    };
+    let export = |d: &Distiller| -> Result<()> {
+        let dir = run.out.join("model");
+        let info = match &collection {
+            Some(c) => {
+                c.save(&dir, &c.codes(|t| tch::no_grad(|| d.net.style_code(&channels_last(t)))))?;
+                Some(c.info.clone())
+            }
+            None => None,
+        };
+        Ok(d.export(&dir, &args.teacher.display().to_string(), info)?)
+    };
     let log_path = run.out.join("log.csv");
     if run.resume {
         d.load(&ckpt_dir)?;
@@ -76,7 +127,6 @@ pub fn run(args: Args) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    let teacher_name = args.teacher.display().to_string();
     let started = Instant::now();
     let before = log::elapsed_so_far(&log_path);
     let mut meter = DistillMeter::default();
@@ -100,7 +150,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         if step % cfg.checkpoint_every == 0 || step == cfg.steps || stopping {
             d.save(&ckpt_dir)?;
-            d.export(&run.out.join("model"), &teacher_name)?;
+            export(&d)?;
             let plot = stylize_report::loss_plot(&log::series_of(&log_path, &DistillLosses::PLOTTED), &Default::default());
             stylize_io::save(&run.out.join("loss.png"), &plot, None, &Default::default())?;
         }

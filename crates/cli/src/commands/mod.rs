@@ -1,4 +1,5 @@
 pub mod artist;
+pub mod collection;
 pub mod distill;
 pub mod eval;
 pub mod features;

@@ -7,11 +7,11 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use stylize_model::{DecoderConfig, Precision, Vgg16};
 use stylize_train::data::ImageSet;
-use stylize_io::RgbImage;
-use stylize_model::{save_model, Collection, ModelInfo, StyleCode};
+use stylize_model::{save_model, ModelInfo, StyleCode};
 use stylize_train::{checkpoint, log, TomlConfig, TrainConfig, Trainer};
 use tch::Device;
 
+use super::collection::Paintings;
 use crate::exit::BadInput;
 
 #[derive(clap::Args)]
@@ -21,7 +21,8 @@ pub struct Args {
     run: super::RunArgs,
     /// Fine-tune this model instead of starting from scratch: default, or a VGG16 model's
     /// folder. Its decoder is loaded as it is; the discriminator starts fresh on --style's
-    /// paintings. Use with a short schedule, e.g. --config configs/finetune.toml
+    /// paintings. Use with a short schedule, e.g. --config configs/finetune.toml. (A fast
+    /// model is distilled from the fine-tune: `stylize distill --from`.)
     #[arg(long, value_name = "MODEL")]
     from: Option<PathBuf>,
     /// Override the random seed
@@ -70,6 +71,14 @@ pub fn run(args: Args) -> Result<()> {
     let parent = match &args.from {
         Some(from) => {
             let dir = super::run::model_dir(Some(from));
+            if stylize_model::model_dir::read_info(&dir).is_ok_and(|i| i.kind == stylize_model::ModelKind::Fast) {
+                return Err(BadInput(format!(
+                    "--from {}: a fast model learns from a teacher; fine-tune a VGG16 model (--from default), then distil it: stylize distill --from {} --teacher <the fine-tune's model folder>",
+                    from.display(),
+                    from.display()
+                ))
+                .into());
+            }
             let (generator, info) = stylize_model::load_model(&dir, Device::Cpu)?;
             cfg.decoder = generator.cfg;
             cfg.from = Some(from.display().to_string());
@@ -106,7 +115,11 @@ pub fn run(args: Args) -> Result<()> {
     }
     // A fine-tune remembers its paintings' styles (VGG16 is frozen: computed once).
     let collection = match &trainer.cfg.from {
-        Some(_) => Some(collection_of(&args.run.style, &trainer.vgg, device)?),
+        Some(_) => {
+            let paintings = Paintings::read(&args.run.style, device)?;
+            let codes = paintings.codes(|t| StyleCode::from_images(&trainer.vgg, t));
+            Some(FineTuneCollection { paintings, codes })
+        }
         None => None,
     };
     let log_path = args.run.out.join("log.csv");
@@ -162,44 +175,19 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Each painting of `dir` as `stylize run --style` reads it (longer side 512), as a style code:
-/// a fine-tune's collection. Files that cannot be read are skipped, as training skips them.
-/// Also a thumbnail: the first four paintings, 2x2, for the server's gallery.
-fn collection_of(dir: &Path, vgg: &Vgg16, device: Device) -> Result<FineTuneCollection> {
-    let (mut paintings, mut codes, mut firsts) = (Vec::new(), Vec::new(), Vec::new());
-    for path in stylize_train::data::list_images(dir)? {
-        let Ok(img) = stylize_io::load(&path, &Default::default()) else { continue };
-        let Ok(img) = super::fit(&path, &img.rgb, stylize_pipeline::Sizing::Exact(512)) else { continue };
-        let t = stylize_model::convert::rgb8_to_tensor(img.as_raw(), img.height(), img.width()).to_device(device);
-        codes.push(StyleCode::from_images(vgg, &t));
-        paintings.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        if firsts.len() < 4 {
-            firsts.push(Some(img));
-        }
-    }
-    let name = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "collection".into());
-    let grid: Vec<Vec<Option<RgbImage>>> = firsts.chunks(2).map(<[_]>::to_vec).collect();
-    let opts = stylize_report::SheetOptions { cell: 94, gap: 4, margin: 0, ..Default::default() };
-    let thumbnail = stylize_report::contact_sheet(&grid, &opts);
-    Ok(FineTuneCollection { info: Collection { name, paintings }, codes, thumbnail })
-}
-
-/// What a fine-tune writes about its paintings beside its weights.
+/// A fine-tune's paintings and their codes (VGG16 is frozen: computed once).
 struct FineTuneCollection {
-    info: Collection,
+    paintings: Paintings,
     codes: Vec<StyleCode>,
-    thumbnail: RgbImage,
 }
 
 fn save_all(trainer: &Trainer, out: &Path, collection: Option<&FineTuneCollection>) -> Result<()> {
     checkpoint::save(trainer, &out.join("ckpt"))?;
     if let Some(c) = collection {
-        stylize_model::model_dir::save_collection(&out.join("model"), &c.codes)?;
-        let thumb = out.join("model").join(stylize_model::model_dir::COLLECTION_THUMBNAIL);
-        stylize_io::save(&thumb, &c.thumbnail, None, &stylize_io::SaveOptions::default().with_jpeg_quality(85))?;
+        c.paintings.save(&out.join("model"), &c.codes)?;
     }
     let info = ModelInfo {
-        collection: collection.map(|c| c.info.clone()),
+        collection: collection.map(|c| c.paintings.info.clone()),
         kind: stylize_model::ModelKind::Vgg,
         decoder: Some(trainer.cfg.decoder),
         fast: None,
