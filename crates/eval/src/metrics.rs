@@ -4,7 +4,7 @@ use stylize_model::style::{StyleCode, STYLE_TAPS};
 use stylize_model::{Tap, Vgg16};
 use tch::{Kind, Tensor};
 
-use crate::stlpips::{StLpips, StLpipsError};
+use crate::stlpips::{StLpips, StLpipsError, Target};
 
 /// mean((a - b)^2) / mean(b^2): 0 for identical features, 1 for features as far from b as
 /// b is from zero.
@@ -206,41 +206,50 @@ impl Reconstruction {
 
 const CONTENT_TAPS: [Tap; 2] = [Tap::Relu3_1, Tap::Relu4_1];
 
-/// What scoring reads of one (photo, painting) pair, made once and shared by every method's
-/// output: the photo (RGB, for ST-LPIPS) and its VGG16 features at relu3_1, relu4_1 and
-/// relu5_1, the painting's at STYLE_TAPS and relu5_1, and the regions they share.
-pub struct Reference<'a> {
-    photo: &'a Tensor,
-    photo_features: &'a [Tensor],
-    painting_features: &'a [Tensor],
-    clusters: CoClusters,
+/// What scoring reads of a photo, made once for every output of it: its VGG16 features at
+/// relu3_1, relu4_1 and relu5_1, and its ST-LPIPS features.
+pub struct PhotoFeatures {
+    vgg: Vec<Tensor>,
+    stlpips: Target,
 }
 
-/// A photo's features as [`Reference`] reads them (make once per photo).
-pub fn photo_features(vgg: &Vgg16, photo: &Tensor) -> Vec<Tensor> {
-    tch::no_grad(|| vgg.features(photo, &[CONTENT_TAPS[0], CONTENT_TAPS[1], Tap::Relu5_1]))
+impl PhotoFeatures {
+    /// `photo`: (1,3,H,W) in 0..1. Fails only when ST-LPIPS cannot take it (sides under
+    /// `stlpips::MIN_SIDE`).
+    pub fn new(vgg: &Vgg16, stlpips: &StLpips, photo: &Tensor) -> Result<Self, StLpipsError> {
+        let stlpips = stlpips.target(photo)?;
+        Ok(PhotoFeatures { vgg: tch::no_grad(|| vgg.features(photo, &[CONTENT_TAPS[0], CONTENT_TAPS[1], Tap::Relu5_1])), stlpips })
+    }
 }
 
-/// A painting's features as [`Reference`] reads them (make once per painting).
+/// A painting's features as scoring reads them (make once per painting): STYLE_TAPS and relu5_1.
 pub fn painting_features(vgg: &Vgg16, painting: &Tensor) -> Vec<Tensor> {
     tch::no_grad(|| vgg.features(painting, &[STYLE_TAPS[0], STYLE_TAPS[1], STYLE_TAPS[2], STYLE_TAPS[3], Tap::Relu5_1]))
 }
 
+/// What scoring reads of one (photo, painting) pair, made once and shared by every method's
+/// output: the photo's features, the painting's, and the regions they share.
+pub struct Reference<'a> {
+    photo: &'a PhotoFeatures,
+    painting: &'a [Tensor],
+    clusters: CoClusters,
+}
+
 impl<'a> Reference<'a> {
-    /// The pair of `photo` (1,3,H,W in 0..1) with its [`photo_features`] and a painting's
-    /// [`painting_features`]; co-clusters them as `stylize run --semantic` does.
-    pub fn new(photo: &'a Tensor, photo_features: &'a [Tensor], painting_features: &'a [Tensor]) -> Self {
-        let (fp, fs) = (photo_features, painting_features);
+    /// The pair of a photo and a painting's [`painting_features`]; co-clusters them as
+    /// `stylize run --semantic` does.
+    pub fn new(photo: &'a PhotoFeatures, painting: &'a [Tensor]) -> Self {
+        let (fp, fs) = (&photo.vgg, painting);
         let clusters = tch::no_grad(|| CoClusters::new(&[&fp[1], &fp[2]], 0, &[&fs[3], &fs[4]], &SemanticConfig::default()));
-        Reference { photo, photo_features, painting_features, clusters }
+        Reference { photo, painting, clusters }
     }
 }
 
 /// Scores `out` (1,3,H,W in 0..1, the photo's size) against its pair. Fails only when
-/// ST-LPIPS cannot take the images (sides under `stlpips::MIN_SIDE`).
+/// ST-LPIPS cannot take it.
 pub fn score(vgg: &Vgg16, stlpips: &StLpips, out: &Tensor, pair: &Reference) -> Result<Scores, StLpipsError> {
-    let st_lpips = stlpips.distance(out, pair.photo)?;
-    let (fp, fs) = (pair.photo_features, pair.painting_features);
+    let st_lpips = stlpips.distance_to(out, &pair.photo.stlpips)?;
+    let (fp, fs) = (&pair.photo.vgg, pair.painting);
     Ok(tch::no_grad(|| {
         let fo = vgg.features(out, &STYLE_TAPS);
         let frechet = CONTENT_TAPS.iter().enumerate().map(|(i, &tap)| feature_frechet(&fo[2 + i], &fs[2 + i], tap)).sum::<f64>() / 2.0;

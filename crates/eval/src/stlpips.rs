@@ -112,22 +112,35 @@ impl StLpips {
         taps
     }
 
+    /// An RGB batch in 0..1 as the distance reads it: its unit-normalised features, made once
+    /// to compare many images against (`distances_to`).
+    pub fn target(&self, b: &Tensor) -> Result<Target, StLpipsError> {
+        check(b, b)?;
+        // The package's `normalize=True`: [0, 1] -> [-1, 1].
+        let features = tch::no_grad(|| self.features(&(b.to_device(self.device).to_kind(Kind::Float) * 2.0 - 1.0)).iter().map(unit_normalize).collect());
+        Ok(Target { size: b.size(), features })
+    }
+
     /// The five per-layer terms (N,5) for two RGB batches in 0..1 of one size; their sum in
     /// order is the distance.
     pub fn per_layer(&self, a: &Tensor, b: &Tensor) -> Result<Tensor, StLpipsError> {
         check(a, b)?;
+        self.per_layer_to(a, &self.target(b)?)
+    }
+
+    /// `per_layer` against a [`Target`].
+    fn per_layer_to(&self, a: &Tensor, b: &Target) -> Result<Tensor, StLpipsError> {
+        let fa = self.target(a)?;
+        if fa.size != b.size {
+            return Err(StLpipsError::ShapeMismatch { a: fa.size, b: b.size.clone() });
+        }
         Ok(tch::no_grad(|| {
-            // The package's `normalize=True`: [0, 1] -> [-1, 1].
-            let prep = |x: &Tensor| x.to_device(self.device).to_kind(Kind::Float) * 2.0 - 1.0;
-            let (fa, fb) = (self.features(&prep(a)), self.features(&prep(b)));
             let terms: Vec<Tensor> = fa
+                .features
                 .iter()
-                .zip(&fb)
+                .zip(&b.features)
                 .zip(&self.lins)
-                .map(|((x, y), lin)| {
-                    let diff = (unit_normalize(x) - unit_normalize(y)).square();
-                    diff.conv2d(lin, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1).mean_dim(&[2i64, 3][..], false, Kind::Float)
-                })
+                .map(|((x, y), lin)| (x - y).square().conv2d(lin, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1).mean_dim(&[2i64, 3][..], false, Kind::Float))
                 .collect();
             Tensor::cat(&terms, 1)
         }))
@@ -135,7 +148,13 @@ impl StLpips {
 
     /// One distance per image pair of two RGB batches in 0..1 (N,3,H,W) of one size.
     pub fn distances(&self, a: &Tensor, b: &Tensor) -> Result<Vec<f64>, StLpipsError> {
-        let per_layer = self.per_layer(a, b)?;
+        check(a, b)?;
+        self.distances_to(a, &self.target(b)?)
+    }
+
+    /// `distances` against a [`Target`] (the same numbers).
+    pub fn distances_to(&self, a: &Tensor, b: &Target) -> Result<Vec<f64>, StLpipsError> {
+        let per_layer = self.per_layer_to(a, b)?;
         // Added layer by layer in float32, as the package does.
         let total = (1..per_layer.size()[1]).fold(per_layer.select(1, 0), |acc, l| acc + per_layer.select(1, l));
         Ok(Vec::<f64>::try_from(total.to_kind(Kind::Double).to_device(Device::Cpu)).expect("a 1-d tensor"))
@@ -143,9 +162,21 @@ impl StLpips {
 
     /// The distance between two images (1,3,H,W) in 0..1; for larger batches, the mean over pairs.
     pub fn distance(&self, a: &Tensor, b: &Tensor) -> Result<f64, StLpipsError> {
-        let d = self.distances(a, b)?;
+        check(a, b)?;
+        self.distance_to(a, &self.target(b)?)
+    }
+
+    /// `distance` against a [`Target`].
+    pub fn distance_to(&self, a: &Tensor, b: &Target) -> Result<f64, StLpipsError> {
+        let d = self.distances_to(a, b)?;
         Ok(d.iter().sum::<f64>() / d.len().max(1) as f64)
     }
+}
+
+/// An image's features as ST-LPIPS compares them ([`StLpips::target`]).
+pub struct Target {
+    size: Vec<i64>,
+    features: Vec<Tensor>,
 }
 
 fn check(a: &Tensor, b: &Tensor) -> Result<(), StLpipsError> {

@@ -9,7 +9,7 @@ use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use stylize_eval::classifier::{accuracy, style_features, Classifier, FitConfig};
-use stylize_eval::metrics::{painting_features, photo_features, score, Reference};
+use stylize_eval::metrics::{painting_features, score, PhotoFeatures, Reference};
 use stylize_eval::{pooled_frechet, Scores, StLpips};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::style::STYLE_TAPS;
@@ -155,8 +155,9 @@ pub fn run(args: Args) -> Result<()> {
 
     // Every (photo, held-out painting) pair's features and regions, made once for all models
     // (the paintings' first four levels are STYLE_TAPS, pooled below too).
-    let (photo_feats, painting_feats): (Vec<_>, Vec<_>) = (xs.iter().map(|x| photo_features(&vgg, x)).collect(), held_t.iter().map(|h| painting_features(&vgg, h)).collect());
-    let references: Vec<Vec<Reference>> = xs.iter().zip(&photo_feats).map(|(x, fx)| painting_feats.iter().map(|fh| Reference::new(x, fx, fh)).collect()).collect();
+    let photo_feats = xs.iter().map(|x| PhotoFeatures::new(&vgg, &stlpips, x)).collect::<Result<Vec<_>, _>>()?;
+    let painting_feats: Vec<Vec<Tensor>> = held_t.iter().map(|h| painting_features(&vgg, h)).collect();
+    let references: Vec<Vec<Reference>> = photo_feats.iter().map(|fx| painting_feats.iter().map(|fh| Reference::new(fx, fh)).collect()).collect();
     let mut results = Vec::new();
     let mut sheet_rows: Vec<Vec<Option<stylize_io::RgbImage>>> = xs.iter().map(|x| vec![Some(to_image(x))]).collect();
     for dir in &args.model {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use stylize_eval::baselines::colour_transfer;
-use stylize_eval::metrics::{painting_features, photo_features, score, Reference};
+use stylize_eval::metrics::{painting_features, score, PhotoFeatures, Reference};
 use stylize_eval::{Reconstruction, Scores, StLpips};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
@@ -221,8 +221,9 @@ pub fn run(args: Args) -> Result<()> {
     // The photo and the painting lead each row as methods of their own.
     let mut method_cells: Vec<Vec<Option<stylize_io::RgbImage>>> = shown.iter().map(|_| Vec::new()).collect();
     // The photos' and paintings' features and each pair's regions, made once for every method.
-    let (photo_feats, painting_feats): (Vec<_>, Vec<_>) = (xs.iter().map(|x| photo_features(&vgg, x)).collect(), ss.iter().map(|s| painting_features(&vgg, s)).collect());
-    let references: Vec<Reference> = pairs.iter().map(|&(i, j)| Reference::new(&xs[i], &photo_feats[i], &painting_feats[j])).collect();
+    let photo_feats = xs.iter().map(|x| PhotoFeatures::new(&vgg, &stlpips, x)).collect::<Result<Vec<_>, _>>()?;
+    let painting_feats: Vec<Vec<Tensor>> = ss.iter().map(|s| painting_features(&vgg, s)).collect();
+    let references: Vec<Reference> = pairs.iter().map(|&(i, j)| Reference::new(&photo_feats[i], &painting_feats[j])).collect();
     let mut results = Vec::new();
     for (method, f, count) in &methods {
         let (mut scored, mut seconds) = (Vec::new(), 0.0);
