@@ -4,14 +4,14 @@
 # ../shared/data; then the samples (3 photos x 4 paintings) at 384 px, whose methods sheet shows
 # plain and semantic side by side.
 #
-#   bench/semantic.sh [--regions K] [--out DIR]      (default K 3, DIR runs/semantic)
+#   bench/semantic.sh [--regions K] [--out DIR]      (default K 4, DIR runs/semantic)
 #
 # Writes DIR/eval-256, DIR/eval-512 and DIR/samples (report.md, report.json, sheets) and
 # DIR/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-k=3 out=runs/semantic
+k=4 out=runs/semantic
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --regions) k="$2"; shift 2 ;;

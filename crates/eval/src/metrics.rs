@@ -206,6 +206,13 @@ impl Reconstruction {
 
 const CONTENT_TAPS: [Tap; 2] = [Tap::Relu3_1, Tap::Relu4_1];
 
+/// The regions the region-aware distance compares (3, soft memberships at temperature
+/// 0.05): fixed here, not `--semantic`'s defaults, so that figures stay comparable when those
+/// change.
+fn region_metric() -> SemanticConfig {
+    SemanticConfig { clusters: 3, temperature: 0.05, ..SemanticConfig::default() }
+}
+
 /// What scoring reads of a photo, made once for every output of it: its VGG16 features at
 /// relu3_1, relu4_1 and relu5_1, and its ST-LPIPS features.
 pub struct PhotoFeatures {
@@ -240,7 +247,7 @@ impl<'a> Reference<'a> {
     /// `stylize run --semantic` does.
     pub fn new(photo: &'a PhotoFeatures, painting: &'a [Tensor]) -> Self {
         let (fp, fs) = (&photo.vgg, painting);
-        let clusters = tch::no_grad(|| CoClusters::new(&[&fp[1], &fp[2]], 0, &[&fs[3], &fs[4]], &SemanticConfig::default()));
+        let clusters = tch::no_grad(|| CoClusters::new(&[&fp[1], &fp[2]], 0, &[&fs[3], &fs[4]], &region_metric()));
         Reference { photo, painting, clusters }
     }
 }
@@ -254,7 +261,7 @@ pub fn score(vgg: &Vgg16, stlpips: &StLpips, out: &Tensor, pair: &Reference) -> 
         let fo = vgg.features(out, &STYLE_TAPS);
         let frechet = CONTENT_TAPS.iter().enumerate().map(|(i, &tap)| feature_frechet(&fo[2 + i], &fs[2 + i], tap)).sum::<f64>() / 2.0;
         Scores {
-            style_region: region_distance(&fo, &fs[..4], &pair.clusters, SemanticConfig::default().min_share),
+            style_region: region_distance(&fo, &fs[..4], &pair.clusters, region_metric().min_share),
             content: content_distance(&fo[2..], &fp[..2]),
             st_lpips,
             style_stats: stat_distance(&StyleCode::from_features(&fo), &StyleCode::from_features(&fs[..4])),

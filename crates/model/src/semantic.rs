@@ -56,9 +56,15 @@ pub enum Matching {
     Attention { temperature: f64 },
 }
 
+/// Regions when none are asked for (`--semantic` alone, the API's `semantic=true`).
+/// Chosen with the temperature on the first 4 x 4 pairs of the eval set at 256 px, then
+/// checked on all 8 x 8 (README): 4 regions at 0.1 matched regions better and kept more
+/// content than 3 at 0.05 (region distance 0.061 against 0.070, ST-LPIPS 0.545 against 0.559).
+pub const DEFAULT_REGIONS: usize = 4;
+
 impl Default for SemanticConfig {
     fn default() -> Self {
-        SemanticConfig { clusters: 3, temperature: 0.05, min_share: 0.03, iterations: 25, seed: 0, regional_decoder: true, matching: Matching::Clusters }
+        SemanticConfig { clusters: DEFAULT_REGIONS, temperature: 0.1, min_share: 0.03, iterations: 25, seed: 0, regional_decoder: true, matching: Matching::Clusters }
     }
 }
 

@@ -20,7 +20,7 @@ use stylize_pipeline::{fit, Options, Sizing, MIN_SIDE};
 use crate::error::{internal_body, ApiError, InternalDetail};
 use crate::gallery::GallerySource;
 use crate::pool::{Job, JobError, StyleSource};
-use stylize_model::semantic::SemanticConfig;
+use stylize_model::semantic::{SemanticConfig, DEFAULT_REGIONS};
 use crate::AppState;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -325,11 +325,11 @@ fn decode(bytes: &[u8], field: &str, limits: &Limits) -> Result<LoadedImage, Api
     stylize_io::load_from_bytes(bytes, field, limits).map_err(|e| ApiError::from_image(&e))
 }
 
-/// The `semantic` field: absent, "false" or "0" is off; "true" is 3 regions; 1-8 that many.
+/// The `semantic` field: absent, "false" or "0" is off; "true" is `DEFAULT_REGIONS`; 1-8 that many.
 fn parse_semantic(value: Option<&str>) -> Result<Option<SemanticConfig>, ApiError> {
     let clusters = match value {
         None | Some("false") | Some("0") => return Ok(None),
-        Some("true") => 3,
+        Some("true") => DEFAULT_REGIONS,
         Some(v) => match v.parse::<usize>() {
             Ok(k) if (1..=MAX_REGIONS).contains(&k) => k,
             _ => return Err(ApiError::unprocessable(format!("semantic must be true, false or a number of regions from 1 to {MAX_REGIONS}, got {v:?}"))),

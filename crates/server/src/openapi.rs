@@ -28,7 +28,7 @@ pub fn document() -> Value {
                     "properties": {
                         "image": { "type": "string", "format": "binary", "description": "The photo (JPEG, PNG, WebP, TIFF, BMP or GIF; the format is read from the bytes)" },
                         "style": { "type": "string", "description": "A style id from GET /api/styles (give this or style_image)" },
-                        "semantic": { "type": "string", "description": "Match regions: true (3 regions), false, or 1-8 regions; each region of the photo takes the style of the painting's matching region (one painting, not a collection)" },
+                        "semantic": { "type": "string", "description": "Match regions: true (4 regions), false, or 1-8 regions; each region of the photo takes the style of the painting's matching region (one painting, not a collection)" },
                         "mask": { "type": "string", "format": "binary", "description": "Stylize only where this image is white (black keeps the photo); the photo's aspect ratio; a bad mask is 422" },
                         "style_image": { "type": "string", "format": "binary", "description": "Your own painting (give this or style)" },
                         "strength": { "type": "number", "minimum": 0, "maximum": 1, "default": 1, "description": "0 = the photo, 1 = full style" },

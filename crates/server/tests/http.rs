@@ -239,7 +239,7 @@ async fn semantic_and_masks_over_http() {
         decode(&res.bytes().await.unwrap())
     };
     let plain = get(post(&url, form(&[cat()], &[("style", WAVE_ID)])).await).await;
-    // semantic=1 is the plain result; true (3 regions) is another picture.
+    // semantic=1 is the plain result; true (4 regions) is another picture.
     assert_eq!(get(post(&url, form(&[cat()], &[("style", WAVE_ID), ("semantic", "1")])).await).await, plain);
     let regions = get(post(&url, form(&[cat()], &[("style", WAVE_ID), ("semantic", "true")])).await).await;
     assert_eq!(regions.dimensions(), plain.dimensions());

@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     gatys: usize,
     /// Also the first model with semantic transfer into K regions (`stylize run --semantic K`)
-    #[arg(long, num_args = 0..=1, default_missing_value = "3", value_name = "K")]
+    #[arg(long, num_args = 0..=1, default_missing_value = "4", value_name = "K")]
     semantic: Option<usize>,
     /// Also the first model with semantic transfer by attention (AdaAttN-style, identity
     /// projections) at softmax temperature T; repeat to compare temperatures

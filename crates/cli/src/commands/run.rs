@@ -134,9 +134,9 @@ pub struct Args {
     #[arg(long, default_value_t = stylize_io::mask::DEFAULT_FEATHER, value_name = "PX")]
     feather: f32,
     /// Match regions: the photo's and the painting's VGG16 features are clustered together
-    /// into K regions (default 3) and each region of the photo takes the style of the
+    /// into K regions (default 4) and each region of the photo takes the style of the
     /// painting's matching region. One painting; 1 is the plain result
-    #[arg(long, num_args = 0..=1, default_missing_value = "3", value_name = "K")]
+    #[arg(long, num_args = 0..=1, default_missing_value = "4", value_name = "K")]
     semantic: Option<usize>,
     /// Draw this many renderings from the model's collection (a fine-tune's paintings): each
     /// mixes the paintings with its own weights, the same for the same number on every run.
