@@ -47,7 +47,7 @@ for wh in ${sizes//,/ }; do
   secs=$(echo "$wall" | awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')
   tiles=$(( (w + 511) / 512 * ((h + 511) / 512) ))
   gib=$(echo "scale=2; $rss_kb / 1048576" | bc -l)
-  printf '| %sx%s | %.1f | %d | %s | %.0f |\n' "$w" "$h" "$(echo "$w * $h / 1000000" | bc -l)" "$tiles" "$gib" "$secs" | tee -a "$tmp/md"
+  printf '| %sx%s | %.1f | %d | %.2f | %.0f |\n' "$w" "$h" "$(echo "$w * $h / 1000000" | bc -l)" "$tiles" "$gib" "$secs" | tee -a "$tmp/md"
 done
 cp "$tmp/md" "$out"
 cat "$out"

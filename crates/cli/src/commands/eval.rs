@@ -152,6 +152,13 @@ pub fn run(args: Args) -> Result<()> {
     let size_of = |t: &Tensor| (t.size()[2], t.size()[3]);
     let resize_to = |t: &Tensor, (h, w): (i64, i64)| t.upsample_bilinear2d([h, w], false, None, None).clamp(0.0, 1.0);
 
+    // Each painting's semantic style, made once for all the semantic rows.
+    let semantic_styles = if args.semantic.is_some() || !args.attention.is_empty() {
+        let styles = ss.iter().map(|s| generator.semantic_style(s)).collect::<Option<Vec<_>>>();
+        styles.ok_or_else(|| BadInput(format!("--semantic and --attention: the {} kind has no semantic mode", info.kind)))?
+    } else {
+        Vec::new()
+    };
     // The model's outputs, kept for the contact sheet. (The --preserve-color method runs the
     // model again so that its seconds per image are its own.)
     let model_outputs: RefCell<HashMap<(usize, usize), stylize_io::RgbImage>> = RefCell::default();
@@ -174,21 +181,14 @@ pub fn run(args: Args) -> Result<()> {
         };
         methods.push((label.clone(), Box::new(f), pairs.len()));
     }
-    if let Some(k) = args.semantic {
-        let cfg = SemanticConfig { clusters: k, ..Default::default() };
-        let styles = ss.iter().map(|s| generator.semantic_style(s)).collect::<Option<Vec<_>>>();
-        let styles = styles.ok_or_else(|| BadInput(format!("--semantic: the {} kind has no semantic mode", info.kind)))?;
-        let xs = &xs;
+    let semantic_rows = args.semantic.map(|k| (format!("{} --semantic {k}", models[0].0), SemanticConfig { clusters: k, ..Default::default() }));
+    let attention_rows = args.attention.iter().map(|&t| {
+        (format!("{} --semantic (attention, T {t})", models[0].0), SemanticConfig { matching: Matching::Attention { temperature: t }, ..Default::default() })
+    });
+    for (label, cfg) in semantic_rows.into_iter().chain(attention_rows) {
+        let (xs, styles) = (&xs, &semantic_styles);
         let f = move |i: usize, j: usize| -> Result<Tensor> { Ok(generator.stylize_semantic(&xs[i], &styles[j], &cfg, 1.0, None)) };
-        methods.push((format!("{} --semantic {k}", models[0].0), Box::new(f), pairs.len()));
-    }
-    for &t in &args.attention {
-        let cfg = SemanticConfig { matching: Matching::Attention { temperature: t }, ..Default::default() };
-        let styles = ss.iter().map(|s| generator.semantic_style(s)).collect::<Option<Vec<_>>>();
-        let styles = styles.ok_or_else(|| BadInput(format!("--attention: the {} kind has no semantic mode", info.kind)))?;
-        let xs = &xs;
-        let f = move |i: usize, j: usize| -> Result<Tensor> { Ok(generator.stylize_semantic(&xs[i], &styles[j], &cfg, 1.0, None)) };
-        methods.push((format!("{} --semantic (attention, T {t})", models[0].0), Box::new(f), pairs.len()));
+        methods.push((label, Box::new(f), pairs.len()));
     }
     if !args.no_baselines {
         methods.push((
