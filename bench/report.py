@@ -121,9 +121,10 @@ def main():
         if not ours or not ref:
             continue
         mo, mr = statistics.median(ours), statistics.median(ref)
-        g = flops[wl] / 1e9
-        rows.append([wl, p, f"{g:.1f}", f"{mo:.1f}", f"{mr:.1f}", f"{mo / mr:.3f}",
-                     f"{g / (mo / 1000):.1f}", f"{g / (mr / 1000):.1f}",
+        # The fast generator's FLOPs are counted on the Rust side (FastNet::macs), not here.
+        g = flops[wl] / 1e9 if wl in flops else None
+        per_s = lambda ms: f"{g / (ms / 1000):.1f}" if g else "-"
+        rows.append([wl, p, f"{g:.1f}" if g else "-", f"{mo:.1f}", f"{mr:.1f}", f"{mo / mr:.3f}", per_s(mo), per_s(mr),
                      f"{rounds[(wl, p, 'stylize')]}x{len(ours) // max(1, rounds[(wl, p, 'stylize')])}"])
 
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]

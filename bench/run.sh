@@ -3,7 +3,8 @@
 #
 #   bench/run.sh [--model DIR] [--rounds N] [--iters N] [--warmup N] [--size S] [--threads T]
 #                [--workloads vgg:f32,vgg:bf16,stylize:f32,stylize:bf16] [--no-build] [--out FILE]
-#   (decoder:f32 / decoder:bf16, the decoder alone, may be added to --workloads)
+#   (decoder:f32 / decoder:bf16, the decoder alone, may be added to --workloads; fast:f32 /
+#   fast:bf16, the fast generator, with its model folder in --fast DIR, default models/fast)
 #
 # 1. makes the reference venv .bench-venv (torch==2.13.0, the wheel whose libtorch tch binds;
 #    about 3 GB download, 4.7 GB on disk) if it is missing;
@@ -22,11 +23,13 @@ command_line="bench/run.sh $*"
 
 model=${STYLIZE_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/stylize}/runs/default/model
 [ -n "${STYLIZE_HOME:-}" ] && model=$STYLIZE_HOME/runs/default/model
+fast=$root/models/fast
 rounds=3 iters=3 warmup=1 size=512 threads=2 build=1 out=bench/results.md
 workloads=vgg:f32,vgg:bf16,stylize:f32,stylize:bf16
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
+    --fast) fast=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --iters) iters=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
@@ -77,7 +80,8 @@ print("  %-8s %-5s %-8s round %s: median %8.1f ms" % (r["workload"], r["precisio
 for w in ${workloads//,/ }; do
   workload=${w%%:*} precision=${w##*:}
   args=(--precision "$precision" --iters "$iters" --warmup "$warmup" "${common[@]}")
-  [ "$workload" != vgg ] && args+=(--model "$tmp/model")
+  # The agreement check is on the VGG16 model; the fast workload times the fast generator.
+  case $workload in vgg) ;; fast) args+=(--model "$fast") ;; *) args+=(--model "$tmp/model") ;; esac
   for ((r = 1; r <= rounds; r++)); do
     "$bench" "$workload" "${args[@]}" | tee -a "$results" | progress ours "$r"
     "$py" bench/reference.py "$workload" --vgg16 "$vgg16" "${args[@]}" | tee -a "$results" | progress PyTorch "$r"
