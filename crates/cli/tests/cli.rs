@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{assert_bad_input, stderr, stylize};
+use common::{assert_bad_input, distance_to_samples, pixel_diff, stderr, stylize};
 
 fn data(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(sub)
@@ -52,39 +52,14 @@ fn run_stylizes_a_real_photo_at_the_right_size_with_its_settings_recorded() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
-/// Photos for the strength test: the three sample photos.
-const STRENGTH_PHOTOS: [&str; 3] = ["cat.jpg", "bent_pyramid.jpg", "berlin_cathedral.jpg"];
-
-/// Mean absolute pixel difference (0..255) between the photos and their stylizations.
-fn distance_to_photos(strength: &str) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let photos: Vec<String> = STRENGTH_PHOTOS.iter().map(|p| data(&format!("photos/{p}")).display().to_string()).collect();
-    let mut args: Vec<&str> = vec!["run"];
-    args.extend(photos.iter().map(String::as_str));
-    let out_dir = dir.path().display().to_string();
-    let wave = wave();
-    args.extend(["--style", &wave, "--out-dir", &out_dir, "--size", "256", "--strength", strength]);
-    let o = stylize(&args);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let wave_stem = Path::new(&wave).file_stem().unwrap().to_string_lossy().into_owned();
-    let mut total = 0.0;
-    for p in &photos {
-        let stem = Path::new(p).file_stem().unwrap().to_string_lossy().into_owned();
-        let got = stylize_io::load(&dir.path().join(format!("{stem}_{wave_stem}.png")), &Default::default()).unwrap().rgb;
-        let photo = stylize_io::resize_to_max_side(&stylize_io::load(Path::new(p), &Default::default()).unwrap().rgb, 256, false);
-        assert_eq!(got.dimensions(), photo.dimensions());
-        total += got.as_raw().iter().zip(photo.as_raw()).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum::<f64>() / got.as_raw().len() as f64;
-    }
-    total / photos.len() as f64
-}
-
 #[test]
 fn lower_strength_stays_closer_to_the_photo() {
     // Strength 0 decodes the photos' own features (the model was trained to invert them with
     // the identity term); more style moves the result away from the photo. Averaged over three
     // photos: models up to step 10,570 darkened the cat's red background at strength 0 more
     // than at 0.5 (see models/default/MODEL_CARD.md).
-    let (none, half, full) = (distance_to_photos("0"), distance_to_photos("0.5"), distance_to_photos("1"));
+    let d = |s: &str| distance_to_samples("default", s);
+    let (none, half, full) = (d("0"), d("0.5"), d("1"));
     assert!(none < half && half < full, "distance to the photos at strength 0 / 0.5 / 1: {none:.1} / {half:.1} / {full:.1}");
     // Regression guard for the shipped model (see models/default/MODEL_CARD.md for its value).
     assert!(none < MAX_RECONSTRUCTION_ERROR, "reconstruction error {none:.1} of 255");
@@ -174,13 +149,6 @@ impl Scratch {
         image::RgbImage::from_fn(w, h, |x, y| image::Rgb([if white(x, y) { 255 } else { 0 }; 3])).save(self.path(name)).unwrap();
         self.path(name)
     }
-}
-
-/// Mean and max absolute difference of two same-sized images, 0..255.
-fn pixel_diff(a: &stylize_io::RgbImage, b: &stylize_io::RgbImage) -> (f64, u8) {
-    assert_eq!(a.dimensions(), b.dimensions());
-    let d: Vec<u8> = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| x.abs_diff(*y)).collect();
-    (d.iter().map(|&v| v as f64).sum::<f64>() / d.len() as f64, d.iter().copied().max().unwrap_or(0))
 }
 
 #[test]

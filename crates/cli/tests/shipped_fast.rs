@@ -5,36 +5,7 @@
 use std::path::Path;
 
 mod common;
-use common::{sample, stderr, stylize};
-
-const PHOTOS: [&str; 3] = ["cat.jpg", "bent_pyramid.jpg", "berlin_cathedral.jpg"];
-
-/// The sample photos at 256 px, and their stylizations with the wave by `model` at `strength`.
-fn stylized(model: &str, strength: &str) -> Vec<(stylize_io::RgbImage, stylize_io::RgbImage)> {
-    let dir = tempfile::tempdir().unwrap();
-    let photos: Vec<String> = PHOTOS.iter().map(|p| sample(&format!("photos/{p}"))).collect();
-    let mut args: Vec<&str> = vec!["run"];
-    args.extend(photos.iter().map(String::as_str));
-    let (wave, out_dir) = (sample("paintings/hokusai_great_wave.jpg"), dir.path().display().to_string());
-    args.extend(["--style", &wave, "--model", model, "--out-dir", &out_dir, "--size", "256", "--strength", strength]);
-    let o = stylize(&args);
-    assert!(o.status.success(), "{}", stderr(&o));
-    photos
-        .iter()
-        .map(|p| {
-            let stem = Path::new(p).file_stem().unwrap().to_string_lossy().into_owned();
-            let got = stylize_io::load(&dir.path().join(format!("{stem}_hokusai_great_wave.png")), &Default::default()).unwrap().rgb;
-            let photo = stylize_io::resize_to_max_side(&stylize_io::load(Path::new(p), &Default::default()).unwrap().rgb, 256, false);
-            assert_eq!(got.dimensions(), photo.dimensions());
-            (photo, got)
-        })
-        .collect()
-}
-
-/// Mean absolute difference (0..255) of two images of one size.
-fn mean_abs(a: &stylize_io::RgbImage, b: &stylize_io::RgbImage) -> f64 {
-    a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| x.abs_diff(*y) as f64).sum::<f64>() / a.as_raw().len() as f64
-}
+use common::{distance_to_samples, pixel_diff, stylized_samples};
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
     let v: Vec<f64> = v.collect();
@@ -51,10 +22,10 @@ fn the_shipped_fast_model_is_the_fast_kind() {
 
 #[test]
 fn the_shipped_fast_model_follows_its_teacher() {
-    let (fast, teacher) = (stylized("fast", "1"), stylized("default", "1"));
+    let (fast, teacher) = (stylized_samples("fast", "1"), stylized_samples("default", "1"));
     // How far the teacher moves each photo, and how far the student is from the teacher.
-    let moved = mean(teacher.iter().map(|(photo, t)| mean_abs(photo, t)));
-    let off = mean(fast.iter().zip(&teacher).map(|((_, f), (_, t))| mean_abs(f, t)));
+    let moved = mean(teacher.iter().map(|(photo, t)| pixel_diff(photo, t).0));
+    let off = mean(fast.iter().zip(&teacher).map(|((_, f), (_, t))| pixel_diff(f, t).0));
     assert!(off < MAX_SHARE_OFF_TEACHER * moved, "student vs teacher {off:.1}/255, teacher vs photo {moved:.1}/255");
 }
 
@@ -64,7 +35,7 @@ const MAX_SHARE_OFF_TEACHER: f64 = 0.7;
 
 #[test]
 fn fast_strength_below_one_stays_closer_to_the_photo() {
-    let d = |s: &str| mean(stylized("fast", s).iter().map(|(photo, out)| mean_abs(photo, out)));
+    let d = |s: &str| distance_to_samples("fast", s);
     let (none, half, full) = (d("0"), d("0.5"), d("1"));
     assert!(half < full, "distance to the photos at strength 0.5 / 1: {half:.1} / {full:.1}");
     // Strength 0 does not give the photo back (40.7 at step 6,000, further than 0.5's 36.4; the

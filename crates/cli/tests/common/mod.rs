@@ -12,6 +12,45 @@ pub fn sample(sub: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(sub).display().to_string()
 }
 
+/// Mean and max absolute difference of two same-sized images, 0..255.
+pub fn pixel_diff(a: &stylize_io::RgbImage, b: &stylize_io::RgbImage) -> (f64, u8) {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let d: Vec<u8> = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| x.abs_diff(*y)).collect();
+    (d.iter().map(|&v| v as f64).sum::<f64>() / d.len() as f64, d.iter().copied().max().unwrap_or(0))
+}
+
+/// The photos of the strength tests: the three sample photos.
+const STRENGTH_PHOTOS: [&str; 3] = ["cat.jpg", "bent_pyramid.jpg", "berlin_cathedral.jpg"];
+
+/// Each of the sample photos at 256 px beside its stylization with the wave by `model` (a
+/// shipped name or a folder) at `strength`, all made by one batch run.
+pub fn stylized_samples(model: &str, strength: &str) -> Vec<(stylize_io::RgbImage, stylize_io::RgbImage)> {
+    let dir = tempfile::tempdir().unwrap();
+    let photos: Vec<String> = STRENGTH_PHOTOS.iter().map(|p| sample(&format!("photos/{p}"))).collect();
+    let mut args: Vec<&str> = vec!["run"];
+    args.extend(photos.iter().map(String::as_str));
+    let (wave, out_dir) = (sample("paintings/hokusai_great_wave.jpg"), dir.path().display().to_string());
+    args.extend(["--style", &wave, "--model", model, "--out-dir", &out_dir, "--size", "256", "--strength", strength]);
+    let o = stylize(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    photos
+        .iter()
+        .map(|p| {
+            let stem = Path::new(p).file_stem().unwrap().to_string_lossy().into_owned();
+            let got = stylize_io::load(&dir.path().join(format!("{stem}_hokusai_great_wave.png")), &Default::default()).unwrap().rgb;
+            let photo = stylize_io::resize_to_max_side(&stylize_io::load(Path::new(p), &Default::default()).unwrap().rgb, 256, false);
+            (photo, got)
+        })
+        .collect()
+}
+
+/// Mean absolute difference (0..255) between the sample photos and their stylizations by
+/// `model` at `strength`.
+pub fn distance_to_samples(model: &str, strength: &str) -> f64 {
+    let pairs = stylized_samples(model, strength);
+    pairs.iter().map(|(photo, out)| pixel_diff(photo, out).0).sum::<f64>() / pairs.len() as f64
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
