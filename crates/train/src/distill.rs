@@ -11,6 +11,8 @@
 //!   paintings) at lower weights, all away from a `loss_border` band that only the L1 sees.
 //! - **C**, the fine-tune: B's losses at a larger `crop` (a new pool), with some examples at
 //!   strengths below 1 (`varied_strength`).
+//! - **D**: C with the style weight up, and `identity_weight`: the student at strength 0 gives
+//!   the photo back (the strength slider's low end).
 
 use std::path::Path;
 
@@ -69,6 +71,10 @@ pub struct DistillConfig {
     pub adv_weight: f64,
     pub adv_start: u64,
     pub adv_ramp: u64,
+    /// L1 between the student's output at strength 0 and the photo itself, on every row (0 =
+    /// off). The teacher pool's few rows at strengths below 1 did not teach the low end: after C
+    /// the student at strength 0 was as far from the photo (40.7/255) as at strength 1.
+    pub identity_weight: f64,
     /// Pixels at each crop edge that the VGG16 and GAN terms leave out (the teacher L1 still
     /// covers them). VGG16's zero padding makes a crop's edge special: with the terms on whole
     /// crops, the student learnt a bright frame at every image border and a ripple beside it.
@@ -105,6 +111,7 @@ impl Default for DistillConfig {
             adv_weight: 0.0,
             adv_start: 0,
             adv_ramp: 500,
+            identity_weight: 0.0,
             loss_border: 0,
             discriminator: DiscriminatorConfig::default(),
             discriminator_adam: AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999 },
@@ -128,7 +135,7 @@ impl TomlConfig for DistillConfig {
         check(self.checkpoint_every >= 1 && self.log_every >= 1 && self.preview_every >= 1, "*_every must be at least 1")?;
         check((0.0..=1.0).contains(&self.varied_strength), "varied_strength must be between 0 and 1")?;
         check(
-            [self.teacher_weight, self.feature_weight, self.perceptual_weight, self.content_weight, self.style_weight, self.adv_weight].iter().all(|w| *w >= 0.0),
+            [self.teacher_weight, self.feature_weight, self.perceptual_weight, self.content_weight, self.style_weight, self.adv_weight, self.identity_weight].iter().all(|w| *w >= 0.0),
             "loss weights must not be negative",
         )?;
         check(self.crop >= 2 * self.loss_border + 64, "crop less twice loss_border must be at least 64")?;
@@ -188,15 +195,17 @@ pub struct DistillLosses {
     pub d_loss: f64,
     pub d_acc: f64,
     pub perceptual: f64,
+    pub identity: f64,
 }
 
 impl DistillLosses {
-    /// `perceptual` came last, after runs had logged the rest (see `log::open_log`).
-    pub const HEADER: &'static str = "step,seconds,teacher_l1,features,content,style,adv_g,d_loss,d_acc,lr,adv_weight,perceptual";
-    pub const PLOTTED: [&'static str; 8] = ["teacher_l1", "features", "perceptual", "content", "style", "adv_g", "d_loss", "d_acc"];
+    /// `perceptual` and then `identity` came last, after runs had logged the rest (see
+    /// `log::open_log`).
+    pub const HEADER: &'static str = "step,seconds,teacher_l1,features,content,style,adv_g,d_loss,d_acc,lr,adv_weight,perceptual,identity";
+    pub const PLOTTED: [&'static str; 9] = ["teacher_l1", "features", "perceptual", "content", "style", "adv_g", "d_loss", "d_acc", "identity"];
 
-    pub fn values(&self) -> [f64; 8] {
-        [self.teacher_l1, self.features, self.content, self.style, self.adv_g, self.d_loss, self.d_acc, self.perceptual]
+    pub fn values(&self) -> [f64; 9] {
+        [self.teacher_l1, self.features, self.content, self.style, self.adv_g, self.d_loss, self.d_acc, self.perceptual, self.identity]
     }
 
     /// A log row after `step,seconds`, in `HEADER`'s order.
@@ -217,9 +226,9 @@ impl DistillLosses {
         Self::from_values(self.values().map(|v| v * k))
     }
 
-    fn from_values(v: [f64; 8]) -> Self {
-        let [teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual] = v;
-        Self { teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual }
+    fn from_values(v: [f64; 9]) -> Self {
+        let [teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity] = v;
+        Self { teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity }
     }
 }
 
@@ -277,6 +286,12 @@ impl Distiller {
         let (_, pixels, features) = distill_loss(&out, &teacher_out, &self.net.predict_vgg(&feats), &vgg_feats, 1.0);
         let mut total = &pixels * cfg.teacher_weight + &features * cfg.feature_weight;
         let mut l = DistillLosses::default();
+        if cfg.identity_weight > 0.0 {
+            let back = self.net.decode(&feats, &self.net.own_statistics(&feats, &style, 0.0), &style, 0.0);
+            let loss_i = (back - &photos).abs().mean(tch::Kind::Float);
+            l.identity = loss_i.double_value(&[]);
+            total = total + loss_i * cfg.identity_weight;
+        }
         // The GAN's and VGG16's terms are the teacher's at strength 1: its rows only.
         let full: Vec<i64> = (0..cfg.batch).filter(|&i| ex.strengths[i as usize] == 1.0).collect();
         let rows = |t: &Tensor| if full.len() as i64 == cfg.batch { t.shallow_clone() } else { t.index_select(0, &Tensor::from_slice(&full).to_device(device)) };
@@ -462,12 +477,12 @@ mod tests {
 
     #[test]
     fn a_log_row_fills_the_header() {
-        let l = DistillLosses { teacher_l1: 1.0, d_acc: 7.0, perceptual: 8.0, ..Default::default() };
+        let l = DistillLosses { teacher_l1: 1.0, d_acc: 7.0, perceptual: 8.0, identity: 9.0, ..Default::default() };
         let row = l.log_row(0.5, 0.25);
         let cols: Vec<&str> = DistillLosses::HEADER.split(',').skip(2).collect();
         assert_eq!(row.len(), cols.len());
         let at = |name: &str| row[cols.iter().position(|c| *c == name).unwrap()];
-        assert_eq!((at("teacher_l1"), at("d_acc"), at("lr"), at("adv_weight"), at("perceptual")), (1.0, 7.0, 0.5, 0.25, 8.0));
+        assert_eq!((at("teacher_l1"), at("d_acc"), at("lr"), at("adv_weight"), at("perceptual"), at("identity")), (1.0, 7.0, 0.5, 0.25, 8.0, 9.0));
     }
 
     #[test]

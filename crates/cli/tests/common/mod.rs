@@ -68,7 +68,7 @@ pub fn assert_bad_input(o: &Output, needle: &str) {
 /// of 4 examples in `dir`/pool, half of them at a random strength), into `dir`/`name`.
 pub fn distill(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let cfg = dir.join("tiny.toml");
-    std::fs::write(&cfg, "steps = 4\nbatch = 2\ncrop = 64\nshort_side = 128\nmin_short_side = 0\npool = 4\nvaried_strength = 0.5\npreview_every = 1000\nlog_every = 1\n").unwrap();
+    std::fs::write(&cfg, "steps = 4\nbatch = 2\ncrop = 64\nshort_side = 128\nmin_short_side = 0\npool = 4\nvaried_strength = 0.5\nidentity_weight = 1.0\npreview_every = 1000\nlog_every = 1\n").unwrap();
     let out = dir.join(name);
     let mut args = vec![
         "distill", "--content", &sample("photos"), "--style", &sample("paintings"), "--teacher", "default",
