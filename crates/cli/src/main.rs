@@ -1,5 +1,7 @@
 //! `stylize`: GAN-based style transfer on the command line.
 
+#[cfg(target_os = "linux")]
+mod alloc;
 mod commands;
 mod exit;
 mod timings;
