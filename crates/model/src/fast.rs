@@ -239,7 +239,7 @@ impl FastNet {
             let Features(levels) = self.style.forward(&(&rgb - 0.5));
             let Features([_, _, f8]) = self.encode(&rgb);
             let code = StyleCode::from_features(&levels);
-            SemanticStyle { levels: levels.into_iter().collect(), cluster: vec![f8], code, size: (rgb.size()[2], rgb.size()[3]) }
+            SemanticStyle::new(levels.into_iter().collect(), vec![f8], code, (rgb.size()[2], rgb.size()[3]))
         })
     }
 

@@ -91,7 +91,7 @@ impl Generator {
             let mut levels = cut_painting_margin(&vgg.features(&s, &SEMANTIC_TAPS), p.margin as i64);
             let deep = levels.pop().expect("relu5_1");
             let cluster = vec![levels[3].shallow_clone(), deep];
-            SemanticStyle { levels, cluster, code: StyleCode::from_images(vgg, painting), size: (painting.size()[2], painting.size()[3]) }
+            SemanticStyle::new(levels, cluster, StyleCode::from_images(vgg, painting), (painting.size()[2], painting.size()[3]))
         })
     }
 

@@ -388,7 +388,7 @@ pub fn stylize_tiled_semantic(
         let (means, stds) = own.iter().map(|m| m.mean_std(device)).unzip();
         let own = StyleCode { means, stds };
         let content: Vec<(Tensor, Tensor)> = regions.iter().map(|r| r.stats(device)).collect();
-        let style_stats = style_regions(&style.levels, &clusters, scfg);
+        let style_stats = style_regions(style, &clusters, scfg);
         let styled = |f: &Tensor, m: &Tensor, l: usize| {
             let ((cm, cs), (sm, ss)) = (&content[l], &style_stats[l]);
             blend(f, &adain_given(f, &spread(m, cm), &spread(m, cs), &spread(m, sm), &spread(m, ss)), strength)
@@ -540,7 +540,7 @@ pub fn stylize_tiled_semantic_fast(
             tick();
         }
         let content: Vec<(Tensor, Tensor)> = regions.iter().map(|r| r.stats(device)).collect();
-        let style_stats = style_regions(&style.levels, &clusters, scfg);
+        let style_stats = style_regions(style, &clusters, scfg);
         let per_tile = |i: usize, stats: &[(Tensor, Tensor)], scales: &mut dyn Iterator<Item = u32>| -> Vec<(Tensor, Tensor)> {
             stats.iter().zip(scales).map(|((m, s), scale)| { let mem = memberships(&tiles[i], scale); (spread(&mem, m), spread(&mem, s)) }).collect()
         };
