@@ -14,11 +14,11 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// A C string jemalloc reads as its options (`malloc_conf`) before its first allocation.
 #[repr(transparent)]
-pub struct Options(*const u8);
+pub struct Options(*const std::ffi::c_char);
 
 // SAFETY: a pointer to a static, never written.
 unsafe impl Sync for Options {}
 
 #[no_mangle]
 #[used]
-pub static malloc_conf: Options = Options(b"dirty_decay_ms:-1,muzzy_decay_ms:-1\0".as_ptr());
+pub static malloc_conf: Options = Options(c"dirty_decay_ms:-1,muzzy_decay_ms:-1".as_ptr());

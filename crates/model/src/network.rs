@@ -10,7 +10,7 @@ use tch::{nn, Device, Tensor};
 use crate::fast::FastNet;
 use crate::model_dir::ModelKind;
 use crate::semantic::{Regions, SemanticConfig, SemanticStyle};
-use crate::tiling::{stylize_tiled, stylize_tiled_fast, stylize_tiled_semantic, stylize_tiled_semantic_fast, TileConfig, FAST_HALO};
+use crate::tiling::{stylize_tiled, stylize_tiled_fast, stylize_tiled_semantic, stylize_tiled_semantic_fast, Rgb8, SemanticRequest, TileConfig, FAST_HALO};
 use crate::{Generator, StyleCode, Vgg16};
 
 pub trait StyleNetwork {
@@ -28,7 +28,7 @@ pub trait StyleNetwork {
     /// The same as `stylize` on a large HWC RGB image, tile by tile in bounded memory, with
     /// the whole image's statistics (equal to `stylize` up to float rounding). `tile` is the
     /// core side in pixels (a multiple of 8); `progress(done, total)` counts tile passes.
-    fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8>;
+    fn stylize_tiled(&self, photo: Rgb8, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8>;
 
     /// A painting (1,3,H,W in 0..1) prepared for semantic transfer ([`crate::semantic`]), or
     /// `None` for a kind that has no semantic mode.
@@ -45,8 +45,7 @@ pub trait StyleNetwork {
 
     /// `stylize_semantic` on a large HWC RGB image in tiles, as `stylize_tiled` does for
     /// `stylize`; `None` for a kind without a semantic mode.
-    #[allow(clippy::too_many_arguments)]
-    fn stylize_tiled_semantic(&self, _pixels: &[u8], _width: u32, _height: u32, _style: &SemanticStyle, _cfg: &SemanticConfig, _regions: Option<&Regions>, _strength: f64, _tile: u32, _progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
+    fn stylize_tiled_semantic(&self, _photo: Rgb8, _request: SemanticRequest, _strength: f64, _tile: u32, _progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
         None
     }
 }
@@ -74,9 +73,9 @@ impl StyleNetwork for VggNetwork {
         self.generator.stylize(&self.vgg, rgb, style, strength)
     }
 
-    fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {
+    fn stylize_tiled(&self, photo: Rgb8, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {
         let cfg = TileConfig { tile, ..Default::default() };
-        stylize_tiled(&self.generator, &self.vgg, pixels, width, height, style, strength, &cfg, progress)
+        stylize_tiled(&self.generator, &self.vgg, photo, style, strength, &cfg, progress)
     }
 
     fn semantic_style(&self, painting: &Tensor) -> Option<SemanticStyle> {
@@ -87,9 +86,9 @@ impl StyleNetwork for VggNetwork {
         self.generator.stylize_semantic(&self.vgg, rgb, style, cfg, strength, regions)
     }
 
-    fn stylize_tiled_semantic(&self, pixels: &[u8], width: u32, height: u32, style: &SemanticStyle, cfg: &SemanticConfig, regions: Option<&Regions>, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
+    fn stylize_tiled_semantic(&self, photo: Rgb8, request: SemanticRequest, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
         let tiles = TileConfig { tile, ..Default::default() };
-        Some(stylize_tiled_semantic(&self.generator, &self.vgg, pixels, width, height, style, cfg, regions, strength, &tiles, progress))
+        Some(stylize_tiled_semantic(&self.generator, &self.vgg, photo, request, strength, &tiles, progress))
     }
 }
 
@@ -124,13 +123,13 @@ impl StyleNetwork for FastNetwork {
         self.net.stylize_semantic(rgb, style, cfg, strength, regions)
     }
 
-    fn stylize_tiled_semantic(&self, pixels: &[u8], width: u32, height: u32, style: &SemanticStyle, cfg: &SemanticConfig, regions: Option<&Regions>, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
+    fn stylize_tiled_semantic(&self, photo: Rgb8, request: SemanticRequest, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
         let tiles = TileConfig { tile, halo: FAST_HALO, ..Default::default() };
-        Some(stylize_tiled_semantic_fast(&self.net, self.device(), pixels, width, height, style, cfg, regions, strength, &tiles, progress))
+        Some(stylize_tiled_semantic_fast(&self.net, self.device(), photo, request, strength, &tiles, progress))
     }
 
-    fn stylize_tiled(&self, pixels: &[u8], width: u32, height: u32, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {
+    fn stylize_tiled(&self, photo: Rgb8, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {
         let cfg = TileConfig { tile, halo: FAST_HALO, ..Default::default() };
-        stylize_tiled_fast(&self.net, self.device(), pixels, width, height, style, strength, &cfg, progress)
+        stylize_tiled_fast(&self.net, self.device(), photo, style, strength, &cfg, progress)
     }
 }

@@ -19,7 +19,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::adain::{mean_std, EPS};
+use crate::adain::EPS;
 use crate::style::StyleCode;
 
 /// The longest side (of the padded photo) the clustering reads: a larger photo, which is

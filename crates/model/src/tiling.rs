@@ -192,15 +192,30 @@ fn ticker(total: usize, progress: &mut dyn FnMut(usize, usize)) -> impl FnMut() 
     }
 }
 
+/// A large photo as 8-bit HWC RGB pixels, what the tiled functions read.
+#[derive(Clone, Copy)]
+pub struct Rgb8<'a> {
+    pub pixels: &'a [u8],
+    pub width: u32,
+    pub height: u32,
+}
+
+/// What a semantic stylization paints with: the painting, the settings, and the regions a
+/// person drew (which replace the clustering), if any.
+#[derive(Clone, Copy)]
+pub struct SemanticRequest<'a> {
+    pub style: &'a SemanticStyle,
+    pub cfg: &'a SemanticConfig,
+    pub regions: Option<&'a Regions>,
+}
+
 /// Stylizes a large image tile by tile; same result as `Generator::stylize` on the whole (up
 /// to float rounding, and bf16 rounding of the kept features past `cache_budget`).
 /// `progress(done, total)` is called after each tile of each pass. Returns HWC RGB pixels.
 pub fn stylize_tiled(
     g: &Generator,
     vgg: &Vgg16,
-    pixels: &[u8],
-    width: u32,
-    height: u32,
+    photo: Rgb8,
     style: &StyleCode,
     strength: f64,
     cfg: &TileConfig,
@@ -208,7 +223,7 @@ pub fn stylize_tiled(
 ) -> Vec<u8> {
     tch::no_grad(|| {
         let device = g.vs.device();
-        let canvas = Canvas::new(pixels, Padding::new(width, height), cfg, device);
+        let canvas = Canvas::new(photo.pixels, Padding::new(photo.width, photo.height), cfg, device);
         let tiles = &canvas.tiles;
         let stages = g.decoder.stages();
         let mut tick = ticker(tiles.len() * (2 + stages), progress);
@@ -348,23 +363,18 @@ fn core_of(x: &Tensor, t: &Tile, scale: u32) -> Tensor {
 /// from `regions` (drawn), every region's statistics are summed over all tiles (content at
 /// each level, then each decoder stage's, one pass each), and each tile spreads them with its
 /// own cut of the memberships; so the result equals the untiled one up to float rounding.
-#[allow(clippy::too_many_arguments)]
 pub fn stylize_tiled_semantic(
     g: &Generator,
     vgg: &Vgg16,
-    pixels: &[u8],
-    width: u32,
-    height: u32,
-    style: &SemanticStyle,
-    scfg: &SemanticConfig,
-    regions: Option<&Regions>,
+    photo: Rgb8,
+    SemanticRequest { style, cfg: scfg, regions }: SemanticRequest,
     strength: f64,
     cfg: &TileConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<u8> {
     tch::no_grad(|| {
         let device = g.vs.device();
-        let canvas = Canvas::new(pixels, Padding::new(width, height), cfg, device);
+        let canvas = Canvas::new(photo.pixels, Padding::new(photo.width, photo.height), cfg, device);
         let tiles = &canvas.tiles;
         let stages = g.decoder.stages();
         let mut tick = ticker(tiles.len() * (2 + stages), progress);
@@ -446,16 +456,14 @@ pub const FAST_HALO: u32 = 72;
 pub fn stylize_tiled_fast(
     net: &FastNet,
     device: tch::Device,
-    pixels: &[u8],
-    width: u32,
-    height: u32,
+    photo: Rgb8,
     style: &StyleCode,
     strength: f64,
     cfg: &TileConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<u8> {
     tch::no_grad(|| {
-        let canvas = Canvas::new(pixels, Padding::to_multiple_of_8(width, height), cfg, device);
+        let canvas = Canvas::new(photo.pixels, Padding::to_multiple_of_8(photo.width, photo.height), cfg, device);
         let tiles = &canvas.tiles;
         let mut tick = ticker(tiles.len() * (2 + NORM_STAGES.len()), progress);
         let encode = |i: usize| net.encode(&channels_last(&canvas.region(i)));
@@ -504,22 +512,17 @@ pub fn stylize_tiled_fast(
 /// then at each decoder stage, and each tile spreading them with its own cut of the
 /// memberships. Same result as `FastNet::stylize_semantic` up to float rounding, if
 /// `cfg.halo` >= [`FAST_HALO`].
-#[allow(clippy::too_many_arguments)]
 pub fn stylize_tiled_semantic_fast(
     net: &FastNet,
     device: tch::Device,
-    pixels: &[u8],
-    width: u32,
-    height: u32,
-    style: &SemanticStyle,
-    scfg: &SemanticConfig,
-    regions: Option<&Regions>,
+    photo: Rgb8,
+    SemanticRequest { style, cfg: scfg, regions }: SemanticRequest,
     strength: f64,
     cfg: &TileConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<u8> {
     tch::no_grad(|| {
-        let canvas = Canvas::new(pixels, Padding::to_multiple_of_8(width, height), cfg, device);
+        let canvas = Canvas::new(photo.pixels, Padding::to_multiple_of_8(photo.width, photo.height), cfg, device);
         let tiles = &canvas.tiles;
         let mut tick = ticker(tiles.len() * (2 + NORM_STAGES.len()), progress);
         let encode = |i: usize| net.encode(&channels_last(&canvas.region(i)));

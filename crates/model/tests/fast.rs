@@ -71,7 +71,7 @@ fn cat_pixels(width: u32) -> (Vec<u8>, u32, u32) {
 
 #[test]
 fn fast_tiles_with_the_whole_images_statistics_equal_the_untiled_result() {
-    use stylize_model::tiling::{stylize_tiled_fast, TileConfig, FAST_HALO};
+    use stylize_model::tiling::{stylize_tiled_fast, Rgb8, TileConfig, FAST_HALO};
     tch::manual_seed(3);
     let vs = nn::VarStore::new(Device::Cpu);
     let net = FastNet::new(&vs.root(), FastConfig::default());
@@ -92,7 +92,7 @@ fn fast_tiles_with_the_whole_images_statistics_equal_the_untiled_result() {
         let tiled = |halo: u32| {
             let cfg = TileConfig { tile: 96, halo, ..Default::default() };
             let mut passes = 0;
-            let out = stylize_tiled_fast(&net, Device::Cpu, &px, w, h, &style, strength, &cfg, &mut |d, _| passes = d);
+            let out = stylize_tiled_fast(&net, Device::Cpu, Rgb8 { pixels: &px, width: w, height: h }, &style, strength, &cfg, &mut |d, _| passes = d);
             // 330x248 padded to 336x248 (no margin for the fast generator): 4x3 tiles, 4
             // passes over them.
             assert_eq!(passes, 4 * 3 * 4);
@@ -107,7 +107,7 @@ fn fast_tiles_with_the_whole_images_statistics_equal_the_untiled_result() {
     // Semantic transfer: the regions found once for the whole image, their statistics summed
     // over the tiles.
     use stylize_model::semantic::SemanticConfig;
-    use stylize_model::tiling::stylize_tiled_semantic_fast;
+    use stylize_model::tiling::{stylize_tiled_semantic_fast, SemanticRequest};
     let style = net.semantic_style(&crops(&["paintings/hokusai_great_wave.jpg"]));
     let cfg = SemanticConfig::default();
     let semantic = net.stylize_semantic(&photo, &style, &cfg, 0.8, None);
@@ -116,7 +116,7 @@ fn fast_tiles_with_the_whole_images_statistics_equal_the_untiled_result() {
     let moved = whole.iter().zip(&plain).filter(|(a, b)| a != b).count();
     assert!(moved > whole.len() / 4, "regions should change the result: {moved} of {} values", whole.len());
     let tiles = TileConfig { tile: 96, halo: FAST_HALO, ..Default::default() };
-    let out = stylize_tiled_semantic_fast(&net, Device::Cpu, &px, w, h, &style, &cfg, None, 0.8, &tiles, &mut |_, _| {});
+    let out = stylize_tiled_semantic_fast(&net, Device::Cpu, Rgb8 { pixels: &px, width: w, height: h }, SemanticRequest { style: &style, cfg: &cfg, regions: None }, 0.8, &tiles, &mut |_, _| {});
     let worst = out.iter().zip(&whole).map(|(a, b)| (*a as i32 - *b as i32).abs()).max().unwrap();
     assert!(worst <= 3, "semantic: tiled vs whole differ by {worst}/255");
 }

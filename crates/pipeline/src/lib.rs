@@ -9,6 +9,7 @@ use stylize_io::RgbImage;
 use stylize_model::convert::{rgb8_to_tensor, tensor_to_rgb8};
 use stylize_model::optimize::{optimize, style_grams, OptimizeConfig};
 use stylize_model::semantic::{Regions, SemanticConfig, SemanticStyle};
+use stylize_model::tiling::{Rgb8, SemanticRequest};
 use stylize_model::{with_precision, Precision, StyleCode, StyleNetwork, Vgg16};
 pub use stylize_io::{SizeError, Sizing};
 use tch::{Device, Tensor};
@@ -183,7 +184,7 @@ impl Stylizer {
         Ok(match (&self.method, style) {
             (Method::Model(net), Style::Code(code)) => {
                 if needs_tiles(w, h, opts.tile) {
-                    let px = net.stylize_tiled(photo.as_raw(), w, h, code, opts.strength, opts.tile, progress);
+                    let px = net.stylize_tiled(Rgb8 { pixels: photo.as_raw(), width: w, height: h }, code, opts.strength, opts.tile, progress);
                     RgbImage::from_raw(w, h, px).expect("tiling returns the input's size")
                 } else {
                     to_image(&net.stylize(&self.tensor(photo), code, opts.strength))
@@ -196,7 +197,8 @@ impl Stylizer {
                     None => None,
                 };
                 if needs_tiles(w, h, opts.tile) {
-                    let px = net.stylize_tiled_semantic(photo.as_raw(), w, h, style, cfg, regions.as_ref(), opts.strength, opts.tile, progress);
+                    let request = SemanticRequest { style, cfg, regions: regions.as_ref() };
+                    let px = net.stylize_tiled_semantic(Rgb8 { pixels: photo.as_raw(), width: w, height: h }, request, opts.strength, opts.tile, progress);
                     let px = px.ok_or_else(|| PipelineError::Unsupported(format!("the {} kind has no semantic mode", net.kind())))?;
                     return Ok(RgbImage::from_raw(w, h, px).expect("tiling returns the input's size"));
                 }
