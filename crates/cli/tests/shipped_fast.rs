@@ -5,7 +5,7 @@
 use std::path::Path;
 
 mod common;
-use common::{distance_to_samples, pixel_diff, stylized_samples};
+use common::{distance_to_samples, pixel_diff, sample, stderr, stylize, stylized_samples};
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
     let v: Vec<f64> = v.collect();
@@ -45,3 +45,37 @@ fn fast_strength_below_one_stays_closer_to_the_photo() {
 
 /// The shipped student's strength-0 error on the sample photos: 40.7 at step 6,000, + 10%.
 const MAX_RECONSTRUCTION_ERROR: f64 = 44.8;
+
+#[test]
+fn a_fast_batch_on_two_jobs_writes_what_one_job_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for entry in std::fs::read_dir(sample("photos")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "jpg") {
+            std::fs::copy(&p, photos.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(photos.join("broken.jpg"), "not a jpeg").unwrap();
+    let wave = sample("paintings/hokusai_great_wave.jpg");
+    let run = |jobs: &str| {
+        let out = dir.path().join(format!("out{jobs}"));
+        let o = stylize(&["run", photos.to_str().unwrap(), "--style", &wave, "--model", "fast", "--size", "160", "--out-dir", out.to_str().unwrap(), "--jobs", jobs]);
+        // The broken file fails alone, in either mode.
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains("3 written, 0 skipped") && stderr(&o).contains("1 failed") && stderr(&o).contains("broken.jpg"), "--jobs {jobs}: {}", stderr(&o));
+        out
+    };
+    let (one, two) = (run("1"), run("2"));
+    let mut names: Vec<_> = std::fs::read_dir(&one).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names.len(), 3);
+    for name in names {
+        let load = |d: &Path| stylize_io::load(&d.join(&name), &Default::default()).unwrap().rgb;
+        let (a, b) = (load(&one), load(&two));
+        // One intra-op thread per job instead of two: the same sums in another order.
+        let (_, max) = pixel_diff(&a, &b);
+        assert!(max <= 2, "{name:?}: --jobs 1 and 2 differ by {max}/255");
+    }
+}

@@ -108,6 +108,11 @@ pub struct Args {
     /// default | fast (the shipped models), or a model folder (model.json + generator.safetensors)
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Photos of a batch stylized at once, each on one core (0 = as many as there are cores
+    /// for the fast model, one for the others: the VGG16 model's large convs use every core
+    /// alone, and each job holds its own copy of the network)
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
     /// JPEG quality, 1-100
     #[arg(long, default_value_t = 92)]
     quality: u8,
@@ -328,22 +333,22 @@ fn run_timed(args: &Args, timings: &Timings) -> Result<()> {
     let pb = ProgressBar::new(photos.len() as u64);
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} photos, ETA {eta} {msg}").expect("valid template"));
     let (mut written, mut skipped) = (0, 0);
-    for photo in &photos {
-        let output = out_dir.join(output_name(photo, &job.style_name, format));
-        pb.set_message(file_name(photo));
-        // One output per variant; those already there are skipped, the rest made from one decode.
-        let outputs: Vec<PathBuf> = job.variants.iter().map(|v| with_suffix(&output, &v.suffix)).collect();
-        let todo: Vec<Option<&Path>> = outputs.iter().map(|o| (args.overwrite || !o.exists()).then_some(o.as_path())).collect();
-        let n_todo = todo.iter().flatten().count();
-        skipped += outputs.len() - n_todo;
-        if n_todo > 0 {
-            let checked = todo.iter().flatten().try_for_each(|o| inputs.refuse_as_output(o));
-            match checked.map_err(anyhow::Error::from).and_then(|()| job.process(photo, &todo, false)) {
-                Ok(_) => written += n_todo,
-                Err(e) => failed.push(format!("{e:#}")),
-            }
-        }
+    let mut tally = |o: Outcome| {
+        written += o.written;
+        skipped += o.skipped;
+        failed.extend(o.failed);
         pb.inc(1);
+    };
+    let jobs = batch_jobs(args, photos.len())?;
+    let batch = Batch { args, out_dir, format, inputs: &inputs };
+    if jobs <= 1 {
+        for photo in &photos {
+            pb.set_message(file_name(photo));
+            tally(batch.photo(&job, photo));
+        }
+    } else {
+        drop(job);
+        batch.in_parallel(jobs, &photos, &styles, &weights, &mut tally)?;
     }
     pb.finish_and_clear();
     for f in &failed {
@@ -673,6 +678,89 @@ impl<'a> Job<'a> {
             self.timings.lap("output: encode + write");
         }
         Ok((rgb.width(), rgb.height()))
+    }
+}
+
+/// How many photos of a batch of `n` are stylized at once (`--jobs`, 0 = auto).
+fn batch_jobs(args: &Args, n: usize) -> Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let jobs = match args.jobs {
+        // A small network leaves cores idle between its layers: whole photos side by side
+        // keep them busy (the fast model on 770x512 photos: PLACEHOLDER).
+        0 if args.method == Method::Model && !args.timings => {
+            let kind = stylize_model::model_dir::read_info(&model_dir(args.model.as_deref()))?.kind;
+            if kind == stylize_model::ModelKind::Fast { cores } else { 1 }
+        }
+        0 => 1,
+        j => j,
+    };
+    Ok(jobs.min(n).max(1))
+}
+
+/// What one photo of a batch came to.
+#[derive(Default)]
+struct Outcome {
+    written: usize,
+    skipped: usize,
+    failed: Option<String>,
+}
+
+/// A batch's photos into `out_dir`, each with every variant of a [`Job`].
+struct Batch<'a> {
+    args: &'a Args,
+    out_dir: &'a Path,
+    format: OutputFormat,
+    inputs: &'a Inputs,
+}
+
+impl Batch<'_> {
+    /// One photo: its outputs already there are skipped, the rest made from one decode.
+    fn photo(&self, job: &Job, photo: &Path) -> Outcome {
+        let output = self.out_dir.join(output_name(photo, &job.style_name, self.format));
+        let outputs: Vec<PathBuf> = job.variants.iter().map(|v| with_suffix(&output, &v.suffix)).collect();
+        let todo: Vec<Option<&Path>> = outputs.iter().map(|o| (self.args.overwrite || !o.exists()).then_some(o.as_path())).collect();
+        let n_todo = todo.iter().flatten().count();
+        let mut outcome = Outcome { skipped: outputs.len() - n_todo, ..Default::default() };
+        if n_todo > 0 {
+            let checked = todo.iter().flatten().try_for_each(|o| self.inputs.refuse_as_output(o));
+            match checked.map_err(anyhow::Error::from).and_then(|()| job.process(photo, &todo, false)) {
+                Ok(_) => outcome.written = n_todo,
+                Err(e) => outcome.failed = Some(format!("{e:#}")),
+            }
+        }
+        outcome
+    }
+
+    /// The photos on `jobs` threads, each with its own [`Job`] (its own network and styles;
+    /// libtorch on one core in each), taking the next photo as it finishes one; `done` gets
+    /// each photo's outcome as it comes. A job that cannot start fails the run.
+    fn in_parallel(&self, jobs: usize, photos: &[PathBuf], styles: &[RgbImage], weights: &[f64], mut done: impl FnMut(Outcome)) -> Result<()> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..jobs)
+                .map(|_| {
+                    let tx = tx.clone();
+                    let next = &next;
+                    scope.spawn(move || -> Result<()> {
+                        // The intra-op thread count is per thread under OpenMP.
+                        tch::set_num_threads(1);
+                        let timings = Timings::new(false);
+                        let job = Job::new(self.args, styles, weights, None, None, None, &timings)?;
+                        while let Some(photo) = photos.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                            // The receiver lives until every worker is joined.
+                            let _ = tx.send(self.photo(&job, photo));
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            drop(tx);
+            for outcome in rx {
+                done(outcome);
+            }
+            workers.into_iter().try_for_each(|w| w.join().map_err(|_| anyhow!("a batch job panicked"))?)
+        })
     }
 }
 
