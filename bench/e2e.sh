@@ -6,7 +6,9 @@
 #   bench/e2e.sh [--rounds N] [--photos N] [--model DIR] [--fast DIR] [--out FILE]
 #
 # Each implementation stylizes the same photos (files in, PNG files out, the style's statistics
-# computed once per process, as in a batch): `stylize run PHOTO... --out-dir` with each model,
+# computed once per process, as in a batch): `stylize run PHOTO... --out-dir` with each model
+# (the fast one as it runs by default, a photo per core, and with --jobs 1, one at a time as the
+# scripts do),
 # `bench/reference.py batch` (PyTorch 2.13, the fast network) and `scripts/magenta.py batch`
 # (onnxruntime; its network works at 384 px and the result is resized back). A process with N
 # photos minus a process with 1 photo, divided by N - 1, is the steady per-photo time: model
@@ -66,6 +68,7 @@ run() { # impl count -> seconds
   case $impl in
     default) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$model" --out-dir "$o" --max-size 770 2>/dev/null ;;
     fast) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$fast" --out-dir "$o" --max-size 770 2>/dev/null ;;
+    fast-1job) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$fast" --out-dir "$o" --max-size 770 --jobs 1 2>/dev/null ;;
     pytorch-fast) "$torch_py" bench/reference.py batch --model "$fast" --style "$style" --out "$o" --size 770 "${photos[@]:0:$count}" ;;
     magenta) "$ort_py" scripts/magenta.py batch --style "$style" --out "$o" --size 770 "${photos[@]:0:$count}" ;;
   esac
@@ -77,7 +80,7 @@ run() { # impl count -> seconds
 }
 results=$tmp/results.txt
 for ((r = 1; r <= rounds; r++)); do
-  for impl in default fast pytorch-fast magenta; do
+  for impl in default fast fast-1job pytorch-fast magenta; do
     one=$(run $impl 1) many=$(run $impl "$n")
     per=$(echo "($many - $one) / ($n - 1)" | bc -l)
     printf '%s %s %.3f %.3f %.3f\n' "$impl" "$r" "$one" "$many" "$per" | tee -a "$results"
@@ -91,7 +94,8 @@ for line in open(path):
     impl, r, one, many, per = line.split()
     rows.setdefault(impl, []).append((float(one), float(per)))
 med = {k: (statistics.median(o for o, _ in v), statistics.median(p for _, p in v)) for k, v in rows.items()}
-names = {"default": "stylize run, default model (VGG16; Rust, tch)", "fast": "stylize run --model fast (Rust, tch)",
+names = {"default": "stylize run, default model (VGG16; Rust, tch)", "fast": "stylize run --model fast (Rust, tch; a photo per core)",
+         "fast-1job": "stylize run --model fast --jobs 1 (one photo at a time)",
          "pytorch-fast": "the fast network in PyTorch 2.13", "magenta": "Magenta arbitrary stylization (onnxruntime, int8, 384 px inside)"}
 ours = med["fast"][1]
 md = [f"# `stylize run` end to end, 770x512 photos, style computed once\n",
@@ -100,7 +104,7 @@ md = [f"# `stylize run` end to end, 770x512 photos, style computed once\n",
       f"Medians of {rounds} rounds.\n",
       "| implementation | one photo, whole process (s) | per photo, steady (s) | steady time / fast's |",
       "|---|---|---|---|"]
-for k in ("fast", "pytorch-fast", "magenta", "default"):
+for k in ("fast", "fast-1job", "pytorch-fast", "magenta", "default"):
     one, per = med[k]
     md.append(f"| {names[k]} | {one:.2f} | {per:.3f} | {per / ours:.2f} |")
 text = "\n".join(md) + "\n"
