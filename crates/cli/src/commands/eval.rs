@@ -110,6 +110,14 @@ pub(super) fn model_name(dir: &Path) -> String {
     }
 }
 
+/// Each model's row name: its short name, or its folder as given where two short names meet
+/// (`models/fast` beside `runs/fast/model`).
+fn row_names(dirs: &[PathBuf]) -> Vec<String> {
+    let short: Vec<String> = dirs.iter().map(|d| model_name(d)).collect();
+    let clash = |n: &String| short.iter().filter(|m| *m == n).count() > 1;
+    short.iter().zip(dirs).map(|(n, d)| if clash(n) { d.display().to_string() } else { n.clone() }).collect()
+}
+
 fn stem(p: &Path) -> String {
     p.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -131,10 +139,11 @@ pub fn run(args: Args) -> Result<()> {
     let device = Device::cuda_if_available();
     let vgg_path = stylize_weights::vgg16_path()?;
     let model_dirs: Vec<PathBuf> = if args.model.is_empty() { vec![super::run::model_dir(None)] } else { args.model.iter().map(|m| super::run::model_dir(Some(m))).collect() };
+    let names = row_names(&model_dirs);
     let mut models = Vec::new();
-    for dir in &model_dirs {
+    for (dir, name) in model_dirs.iter().zip(&names) {
         let (net, info) = load_network(dir, &vgg_path, device)?;
-        models.push((format!("stylize {} ({})", model_name(dir), info.kind), net, info));
+        models.push((format!("stylize {name} ({})", info.kind), net, info));
     }
     let vgg = Vgg16::load(&vgg_path, device)?;
     // Missing or damaged weights are the user's to fix (`stylize setup`), like VGG16's.
@@ -255,9 +264,9 @@ pub fn run(args: Args) -> Result<()> {
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let json = serde_json::json!({
-        "model": model_dirs[0].display().to_string(),
+        "model": names[0],
         "model_steps": info.steps,
-        "models": models.iter().zip(&model_dirs).map(|((_, _, i), d)| serde_json::json!({"dir": d.display().to_string(), "kind": i.kind, "steps": i.steps})).collect::<Vec<_>>(),
+        "models": models.iter().zip(&names).map(|((_, _, i), n)| serde_json::json!({"name": n, "kind": i.kind, "steps": i.steps})).collect::<Vec<_>>(),
         "size": args.size,
         "photos": photos.iter().map(name).collect::<Vec<_>>(),
         "paintings": paintings.iter().map(name).collect::<Vec<_>>(),
@@ -266,9 +275,10 @@ pub fn run(args: Args) -> Result<()> {
         "reconstruction_at_strength_0": recon,
     });
     stylize_model::model_dir::write_atomic(&args.out.join("report.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    let mut md = markdown(&results, &model_dirs[0], info.steps, photos.len(), paintings.len(), pairs.len(), args.size);
+    let mut md = markdown(&results, &names[0], info.steps, photos.len(), paintings.len(), pairs.len(), args.size);
     md += &format!(
-        "\nStrength 0 (the photo's own features decoded), over the {} photos: mean absolute error {:.1}/255, brightness shift {:+.1}/255.\n",
+        "\nStrength 0 of {} (the photo's own features decoded), over the {} photos: mean absolute error {:.1}/255, brightness shift {:+.1}/255.\n",
+        names[0],
         xs.len(),
         recon.error,
         recon.brightness_shift
@@ -314,12 +324,11 @@ fn short_label(method: &str) -> String {
     }
 }
 
-fn markdown(results: &[MethodResult], model_dir: &Path, steps: u64, photos: usize, paintings: usize, pairs: usize, size: u32) -> String {
+fn markdown(results: &[MethodResult], model: &str, steps: u64, photos: usize, paintings: usize, pairs: usize, size: u32) -> String {
     let mut md = format!(
-        "Model: {} ({steps} steps); {photos} photos x {paintings} paintings, {pairs} pairs scored, at {size} px.\n\n\
+        "Model: {model} ({steps} steps); {photos} photos x {paintings} paintings, {pairs} pairs scored, at {size} px.\n\n\
          | method | pairs | content distance (lower: closer to the photo) | ST-LPIPS to the photo (lower: closer) | style: mean/std | style: Gram | style: Frechet relu3_1/4_1 | style: regions (mean/std per matched region) | ArtFID-shaped (1+content)(1+Frechet) | seconds/image |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
-        model_dir.display()
+         |---|---|---|---|---|---|---|---|---|---|\n"
     );
     for r in results {
         md += &format!(
@@ -337,4 +346,16 @@ fn markdown(results: &[MethodResult], model_dir: &Path, steps: u64, photos: usiz
         );
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_models_with_one_short_name_are_told_apart_by_their_folders() {
+        let dirs: Vec<PathBuf> = ["models/fast", "runs/fast/model", "models/default"].iter().map(PathBuf::from).collect();
+        assert_eq!(row_names(&dirs), ["models/fast", "runs/fast/model", "default"]);
+        assert_eq!(row_names(&dirs[1..]), ["fast", "default"]);
+    }
 }

@@ -686,7 +686,8 @@ fn batch_jobs(args: &Args, n: usize) -> Result<usize> {
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let jobs = match args.jobs {
         // A small network leaves cores idle between its layers: whole photos side by side
-        // keep them busy (the fast model on 770x512 photos: PLACEHOLDER).
+        // keep them busy (the fast model on 770x512 photos, 2 cores: 0.116 s each against
+        // 0.151 s one at a time; bench/e2e.md).
         0 if args.method == Method::Model && !args.timings => {
             let kind = stylize_model::model_dir::read_info(&model_dir(args.model.as_deref()))?.kind;
             if kind == stylize_model::ModelKind::Fast { cores } else { 1 }
