@@ -51,6 +51,16 @@ pub fn distance_to_samples(model: &str, strength: &str) -> f64 {
     pairs.iter().map(|(photo, out)| pixel_diff(photo, out).0).sum::<f64>() / pairs.len() as f64
 }
 
+/// `model` on the sample photos at strengths 0, 0.5 and 1 moves away from the photos in that
+/// order, and at 0 (the photos' own features decoded) stays within `max_at_zero` of them.
+pub fn assert_strength_order(model: &str, max_at_zero: f64) {
+    let d = |s: &str| distance_to_samples(model, s);
+    let (none, half, full) = (d("0"), d("0.5"), d("1"));
+    let all = format!("{model}: distance to the photos at strength 0 / 0.5 / 1: {none:.1} / {half:.1} / {full:.1}");
+    assert!(none < half && half < full, "{all}");
+    assert!(none < max_at_zero, "{all} (at most {max_at_zero} at 0)");
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
