@@ -10,10 +10,15 @@ use crate::adain::{adain, adain_given, blend, mean_std};
 use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
 use crate::semantic::{attention_stats, cut_painting_margin, semantic_maps, Matching, Regions, SemanticConfig, SemanticStyle};
 use crate::style::STYLE_TAPS;
-use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Tap, Vgg16};
+use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Vgg16};
 
-/// The taps semantic transfer reads: STYLE_TAPS, then relu5_1 for the clustering.
-const SEMANTIC_TAPS: [Tap; 5] = [STYLE_TAPS[0], STYLE_TAPS[1], STYLE_TAPS[2], STYLE_TAPS[3], Tap::Relu5_1];
+/// What semantic transfer reads of an image: its features at STYLE_TAPS, then the block-5
+/// context it clusters on beside relu4_1 ([`Vgg16::relu5_1_coarse`]).
+fn semantic_features(vgg: &Vgg16, rgb: &Tensor) -> (Vec<Tensor>, Tensor) {
+    let feats = vgg.features(rgb, &STYLE_TAPS);
+    let deep = vgg.relu5_1_coarse(&feats[3]);
+    (feats, deep)
+}
 
 pub struct Generator {
     pub vs: nn::VarStore,
@@ -88,8 +93,10 @@ impl Generator {
     pub fn semantic_style(vgg: &Vgg16, painting: &Tensor) -> SemanticStyle {
         tch::no_grad(|| {
             let (s, p) = Self::pad(painting);
-            let mut levels = cut_painting_margin(&vgg.features(&s, &SEMANTIC_TAPS), p.margin as i64);
-            let deep = levels.pop().expect("relu5_1");
+            let (mut levels, deep) = semantic_features(vgg, &s);
+            levels.push(deep);
+            let mut levels = cut_painting_margin(&levels, p.margin as i64);
+            let deep = levels.pop().expect("the block-5 context");
             let cluster = vec![levels[3].shallow_clone(), deep];
             SemanticStyle::new(levels, cluster, StyleCode::from_images(vgg, painting), (painting.size()[2], painting.size()[3]))
         })
@@ -110,8 +117,7 @@ impl Generator {
         }
         tch::no_grad(|| {
             let (x, p) = Self::pad(rgb);
-            let mut feats = vgg.features(&x, &SEMANTIC_TAPS);
-            let deep = feats.pop().expect("relu5_1");
+            let (feats, deep) = semantic_features(vgg, &x);
             let pad = |t: &Tensor| p.apply_to_grid(t);
             let maps = semantic_maps(&feats, &[&feats[3], &deep], p.margin as i64, style, cfg, regions.map(|r| (r, &pad as &dyn Fn(&Tensor) -> Tensor)));
             let styled = |l: usize| {
@@ -144,8 +150,7 @@ impl Generator {
     fn stylize_attention(&self, vgg: &Vgg16, rgb: &Tensor, style: &SemanticStyle, temperature: f64, strength: f64) -> Tensor {
         tch::no_grad(|| {
             let (x, p) = Self::pad(rgb);
-            let mut feats = vgg.features(&x, &SEMANTIC_TAPS);
-            let deep = feats.pop().expect("relu5_1");
+            let (feats, deep) = semantic_features(vgg, &x);
             let stats = attention_stats(&feats, &[&feats[3], &deep], style, temperature);
             let styled = |l: usize| {
                 let (cm, cs) = mean_std(&feats[l]);

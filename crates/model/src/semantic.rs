@@ -1,10 +1,11 @@
 //! Semantic style transfer: each region of the photo takes the statistics of the matching
 //! region of the painting, where plain AdaIN gives every position the painting's one mean.
 //!
-//! 1. **Co-clustering.** The photo's and the painting's relu4_1 features, with relu5_1
-//!    upsampled beside them, are standardised per image (so the two images' clusters are
-//!    about *what* is where, not about one image being a photo and the other a painting),
-//!    L2-normalised per position, and clustered together by k-means (`kmeans`).
+//! 1. **Co-clustering.** The photo's and the painting's relu4_1 features, with VGG16's
+//!    block-5 context (`Vgg16::relu5_1_coarse`) upsampled beside them, are standardised per
+//!    image (so the two images' clusters are about *what* is where, not about one image being
+//!    a photo and the other a painting), L2-normalised per position, and clustered together
+//!    by k-means (`kmeans`).
 //! 2. **Memberships.** Every position of either image gets a soft membership in each cluster
 //!    (`memberships`: a softmax of negative squared distances), upsampled to every level's
 //!    resolution. They sum to 1 everywhere.
@@ -69,7 +70,8 @@ impl Default for SemanticConfig {
 }
 
 /// Rows (N, D) of one image's clustering features from feature maps `parts` (1,C,h,w), the
-/// first setting the grid (the VGG16 model's: relu4_1, then relu5_1 at half its resolution):
+/// first setting the grid (the VGG16 model's: relu4_1, then its block-5 context at half its
+/// resolution):
 /// each part resized to the grid, each channel standardised over the image, each part
 /// L2-normalised per position, concatenated into unit rows.
 pub fn cluster_features(parts: &[&Tensor]) -> Tensor {
@@ -268,8 +270,8 @@ fn resize_maps(m: &Tensor, size: (i64, i64)) -> Tensor {
     if (m.size()[2], m.size()[3]) == size { m.shallow_clone() } else { m.upsample_bilinear2d([size.0, size.1], false, None, None) }
 }
 
-/// The painting's features at STYLE_TAPS and relu5_1 without a reflection margin of
-/// `margin` pixels.
+/// The painting's features at STYLE_TAPS and its block-5 context without a reflection margin
+/// of `margin` pixels.
 pub fn cut_painting_margin(painting: &[Tensor], margin: i64) -> Vec<Tensor> {
     painting.iter().enumerate().map(|(l, f)| cut_margin(f, margin >> l.min(4))).collect()
 }

@@ -378,7 +378,17 @@ pub fn stylize_tiled_semantic(
         let tiles = &canvas.tiles;
         let stages = g.decoder.stages();
         let mut tick = ticker(tiles.len() * (2 + stages), progress);
-        let clusters = whole_image_regions(&canvas, |x| vgg.features(x, &[Tap::Relu4_1, Tap::Relu5_1]), style, scfg, regions);
+        let clusters = whole_image_regions(
+            &canvas,
+            |x| {
+                let f4 = vgg.feature(x, Tap::Relu4_1);
+                let deep = vgg.relu5_1_coarse(&f4);
+                vec![f4, deep]
+            },
+            style,
+            scfg,
+            regions,
+        );
         let m4 = &clusters.photo;
         let spread = |m: &Tensor, stats: &Tensor| crate::semantic::mix(m, stats);
 

@@ -94,3 +94,23 @@ fn weights_are_frozen() {
     assert!(y.requires_grad(), "output must carry gradients to the input");
     assert!(!vgg.to_kind(Kind::Float).feature(&x.detach(), Tap::Relu1_2).requires_grad(), "weights must not require grad");
 }
+
+#[test]
+fn the_coarse_block_5_context_has_relu5_1s_shape_and_follows_it() {
+    let fx = fixture();
+    let vgg = common::vgg();
+    let input = &fx["input"];
+    let (f4, f5) = tch::no_grad(|| {
+        let f = vgg.features(input, &[Tap::Relu4_1, Tap::Relu5_1]);
+        (f[0].shallow_clone(), f[1].shallow_clone())
+    });
+    let coarse = tch::no_grad(|| vgg.relu5_1_coarse(&f4));
+    assert_eq!(coarse.size(), f5.size());
+    // The same channels light up: the channel means of the two correlate (Pearson; 0.82 on
+    // this 96x128 photo, whose relu4_1 is only 12x16).
+    let means = |t: &Tensor| t.mean_dim(&[0i64, 2, 3][..], false, Kind::Float);
+    let (a, b) = (means(&coarse), means(&f5));
+    let (a, b) = (&a - a.mean(Kind::Float), &b - b.mean(Kind::Float));
+    let r = (&a * &b).sum(Kind::Float).double_value(&[]) / (a.norm().double_value(&[]) * b.norm().double_value(&[]));
+    assert!(r > 0.7, "the coarse context's channel means correlate {r:.3} with relu5_1's");
+}
