@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use crate::adain::{adain_given, mean_std};
-use crate::semantic::{cluster_stats, mix};
+use crate::semantic::{cluster_stats, mix, regional_adain};
 use crate::init::conv2d;
 use crate::losses::feature_scale;
 use crate::style::{StyleCode, STYLE_TAPS};
@@ -69,6 +69,14 @@ pub enum StageNorm<'a> {
     /// stage's resolution (semantic transfer: a region is normalised as AdaIN normalises a
     /// whole image, then takes its region's target statistics).
     Regional(&'a [Tensor]),
+    /// Semantic transfer, each region restyled on its own ([`regional_adain`]): at stage k,
+    /// region r of the features is normalised with its own statistics (`content[k]`, (k,C),
+    /// where given: tiling gives the whole image's; else measured under the memberships) and
+    /// given `target[k]` (k,C), and each position mixes the regions' results by its
+    /// memberships (`memberships[k]`, (1,k,H,W) at the stage's resolution). The decoder's
+    /// `stats` are not read at these stages. (The VGG16 model's semantic transfer; the fast
+    /// kind still normalises with mixed statistics, `Regional`.)
+    Regions { memberships: &'a [Tensor], target: &'a [(Tensor, Tensor)], content: &'a [(Tensor, Tensor)] },
 }
 
 impl StageNorm<'_> {
@@ -82,7 +90,36 @@ impl StageNorm<'_> {
                 let (cm, cs, _) = cluster_stats(x, m);
                 (mix(m, &cm), mix(m, &cs))
             }
+            // For a decoder that only normalises: the regions' statistics mixed per position.
+            StageNorm::Regions { memberships, content, .. } => {
+                let m = &memberships[stage];
+                let (cm, cs) = region_stats(x, m, content.get(stage));
+                (mix(m, &cm), mix(m, &cs))
+            }
             _ => own(x),
+        }
+    }
+
+    /// Stage `stage`'s features `x` restyled region by region, for `Regions` (targets divided
+    /// by `unit`, the stage's typical activation); None for the other kinds, which normalise
+    /// with [`StageNorm::at`] and take the decoder's own targets.
+    pub fn restyle_regions(&self, stage: usize, x: &Tensor, unit: f64) -> Option<Tensor> {
+        let StageNorm::Regions { memberships, target, content } = self else { return None };
+        let m = &memberships[stage];
+        let (cm, cs) = region_stats(x, m, content.get(stage));
+        let (tm, ts) = &target[stage];
+        Some(regional_adain(x, m, (&cm, &cs), (&(tm / unit), &(ts / unit))))
+    }
+}
+
+/// Each region's (mean, std) of `x` under memberships `m`: `given` (the whole image's, for a
+/// tile), else measured.
+fn region_stats(x: &Tensor, m: &Tensor, given: Option<&(Tensor, Tensor)>) -> (Tensor, Tensor) {
+    match given {
+        Some((cm, cs)) => (cm.shallow_clone(), cs.shallow_clone()),
+        None => {
+            let (cm, cs, _) = cluster_stats(x, m);
+            (cm, cs)
         }
     }
 }
@@ -161,8 +198,13 @@ impl Decoder {
                     // Statistics in units of the layer's typical activation, so they are O(1).
                     let l = STAGE_TAPS[stage];
                     let scale = feature_scale(STYLE_TAPS[l]);
-                    let (m, s) = norm.at(stage, &x, mean_std);
-                    x = adain_given(&x, &m, &s, &(&stats.means[l] / scale), &(&stats.stds[l] / scale));
+                    x = match norm.restyle_regions(stage, &x, scale) {
+                        Some(y) => y,
+                        None => {
+                            let (m, s) = norm.at(stage, &x, mean_std);
+                            adain_given(&x, &m, &s, &(&stats.means[l] / scale), &(&stats.stds[l] / scale))
+                        }
+                    };
                     if let (Some(conv), Some(skip)) = (self.skips.get(stage), skips.get(stage)) {
                         let kind = x.kind();
                         x = x + (skip.to_kind(kind) / scale).apply(conv);

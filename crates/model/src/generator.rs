@@ -8,7 +8,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::adain::{adain, adain_given, blend, mean_std};
 use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
-use crate::semantic::{attention_stats, cut_painting_margin, semantic_maps, Matching, Regions, SemanticConfig, SemanticStyle};
+use crate::semantic::{attention_stats, cut_painting_margin, regional_adain, semantic_maps, Matching, Regions, SemanticConfig, SemanticStyle};
 use crate::style::STYLE_TAPS;
 use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Vgg16};
 
@@ -122,23 +122,31 @@ impl Generator {
             let maps = semantic_maps(&feats, &[&feats[3], &deep], p.margin as i64, style, cfg, regions.map(|r| (r, &pad as &dyn Fn(&Tensor) -> Tensor)));
             let styled = |l: usize| {
                 let ((cm, cs), (sm, ss)) = (&maps.content[l], &maps.style[l]);
-                adain_given(&feats[l], &maps.spread(l, cm), &maps.spread(l, cs), &maps.spread(l, sm), &maps.spread(l, ss))
+                regional_adain(&feats[l], &maps.memberships[l], (cm, cs), (sm, ss))
             };
             let target = blend(&feats[3], &styled(3), strength);
             let skips: Vec<Tensor> = if self.decoder.has_skips() { SKIP_TAPS.iter().map(|&l| blend(&feats[l], &styled(l), strength)).collect() } else { Vec::new() };
             // The decoder's stages take each region's statistics blended with the photo's own
             // by strength, as `stylize` blends the global ones.
             let own = StyleCode::from_features(&feats);
-            let at = |l: usize, region: &Tensor, own: &Tensor| maps.spread(l, &(region * strength + own.reshape([1, -1]) * (1.0 - strength)));
-            let stats = StyleCode {
-                means: (0..4).map(|l| at(l, &maps.style[l].0, &own.means[l])).collect(),
-                stds: (0..4).map(|l| at(l, &maps.style[l].1, &own.stds[l])).collect(),
+            let region_target = |l: usize| {
+                let at = |region: &Tensor, own: &Tensor| region * strength + own.reshape([1, -1]) * (1.0 - strength);
+                (at(&maps.style[l].0, &own.means[l]), at(&maps.style[l].1, &own.stds[l]))
             };
             let out = if cfg.regional_decoder {
-                let stages: Vec<Tensor> = STAGE_TAPS.iter().map(|&l| maps.memberships[l].shallow_clone()).collect();
-                self.decoder.forward_with(&target, &stats, &skips, &StageNorm::Regional(&stages), None)
+                let memberships: Vec<Tensor> = STAGE_TAPS.iter().map(|&l| maps.memberships[l].shallow_clone()).collect();
+                let target_stats: Vec<(Tensor, Tensor)> = STAGE_TAPS.iter().map(|&l| region_target(l)).collect();
+                // The stages take their targets from `Regions`; the global code beside is unread.
+                let norm = StageNorm::Regions { memberships: &memberships, target: &target_stats, content: &[] };
+                self.decoder.forward_with(&target, &style.code, &skips, &norm, None)
             } else {
-                self.decode(&target, &stats, &skips)
+                // Whole-image normalisation, then each position its mixture of the targets.
+                let spread = |l: usize| {
+                    let (m, s) = region_target(l);
+                    (maps.spread(l, &m), maps.spread(l, &s))
+                };
+                let (means, stds) = (0..4).map(spread).unzip();
+                self.decode(&target, &StyleCode { means, stds }, &skips)
             };
             p.crop(&out.to_kind(tch::Kind::Float)).clamp(0.0, 1.0)
         })

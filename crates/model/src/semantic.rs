@@ -188,6 +188,19 @@ pub fn mix(m: &Tensor, stats: &Tensor) -> Tensor {
     stats.tr().matmul(&m.reshape([k, h * w])).reshape([1, -1, h, w])
 }
 
+/// Spatially varying AdaIN as a mixture of the regions' own: region r takes `x` (1,C,H,W) to
+/// (x - cm_r) / cs_r * ts_r + tm_r (its `content` statistics to its `target`'s: each a
+/// (mean, std) pair of (k,C)), and every position takes its memberships' (`m`, (1,k,H,W)) mixture of those
+/// results: x * A + B, with A = mix(m, ts/cs) and B = mix(m, tm - cm ts/cs). Two maps, where
+/// normalising with mixed statistics takes four; with hard memberships the two agree.
+pub fn regional_adain(x: &Tensor, m: &Tensor, content: (&Tensor, &Tensor), target: (&Tensor, &Tensor)) -> Tensor {
+    let a = target.1 / content.1;
+    let b = target.0 - content.0 * &a;
+    let mut y = x.to_kind(Kind::Float) * mix(m, &a);
+    let _ = y.g_add_(&mix(m, &b));
+    y
+}
+
 /// Cluster statistics with too little support replaced by `global` (1,C,1,1): rows of
 /// `stats` (k,C) whose `share` (k) is under `min_share`.
 pub fn with_fallback(stats: &Tensor, share: &Tensor, global: &Tensor, min_share: f64) -> Tensor {
@@ -511,6 +524,7 @@ impl GridMoments {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adain::adain_given;
     use tch::Device;
 
     fn f(v: &[f32], shape: &[i64]) -> Tensor {
@@ -563,6 +577,24 @@ mod tests {
         // A thin cluster falls back to the global value.
         let fb = with_fallback(&mean, &f(&[0.5, 0.01], &[2]), &f(&[7.0], &[1, 1, 1, 1]), 0.03);
         assert_eq!(Vec::<f32>::try_from(fb.flatten(0, -1)).unwrap(), vec![2.0, 7.0]);
+    }
+
+    #[test]
+    fn regional_adain_mixes_the_regions_own_results() {
+        tch::manual_seed(5);
+        let x = Tensor::rand([1, 3, 4, 5], (Kind::Float, Device::Cpu)) * 4.0;
+        let stats = |lo: f64| Tensor::rand([2, 3], (Kind::Float, Device::Cpu)) + lo;
+        let (cm, cs, tm, ts) = (stats(0.0), stats(0.5), stats(-1.0), stats(0.5));
+        // Region r's own AdaIN, everywhere.
+        let alone = |r: i64| adain_given(&x, &cm.get(r).view([1, 3, 1, 1]), &cs.get(r).view([1, 3, 1, 1]), &tm.get(r).view([1, 3, 1, 1]), &ts.get(r).view([1, 3, 1, 1]));
+        let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+        // Hard memberships: each position is its region's AdaIN; soft: the mixture of both.
+        let hard = Tensor::cat(&[Tensor::ones([1, 1, 4, 5], (Kind::Float, Device::Cpu)), Tensor::zeros([1, 1, 4, 5], (Kind::Float, Device::Cpu))], 1);
+        assert!(diff(&regional_adain(&x, &hard, (&cm, &cs), (&tm, &ts)), &alone(0)) < 1e-5);
+        let p = Tensor::rand([1, 1, 4, 5], (Kind::Float, Device::Cpu));
+        let soft = Tensor::cat(&[p.shallow_clone(), 1.0 - &p], 1);
+        let mixed = &p * alone(0) + (1.0 - &p) * alone(1);
+        assert!(diff(&regional_adain(&x, &soft, (&cm, &cs), (&tm, &ts)), &mixed) < 1e-4);
     }
 
     #[test]

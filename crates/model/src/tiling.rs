@@ -22,7 +22,7 @@ use crate::convert::rgb8_to_tensor;
 use crate::style::STYLE_TAPS;
 use crate::fast::{channels_last, FastNet, Features, NORM_STAGES};
 use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
-use crate::semantic::{style_regions, CoClusters, RegionMoments, Regions, SemanticConfig, SemanticStyle, PROXY_SIDE};
+use crate::semantic::{regional_adain, style_regions, CoClusters, RegionMoments, Regions, SemanticConfig, SemanticStyle, PROXY_SIDE};
 use crate::generator::Padding;
 use crate::{Generator, StyleCode, Tap, Vgg16};
 
@@ -390,7 +390,6 @@ pub fn stylize_tiled_semantic(
             regions,
         );
         let m4 = &clusters.photo;
-        let spread = |m: &Tensor, stats: &Tensor| crate::semantic::mix(m, stats);
 
         // Pass 1: features, the image's own statistics, and each region's at every level.
         let mut own: Vec<Moments> = STYLE_TAPS.iter().map(|_| Moments::new()).collect();
@@ -411,7 +410,7 @@ pub fn stylize_tiled_semantic(
         let style_stats = style_regions(style, &clusters, scfg);
         let styled = |f: &Tensor, m: &Tensor, l: usize| {
             let ((cm, cs), (sm, ss)) = (&content[l], &style_stats[l]);
-            blend(f, &adain_given(f, &spread(m, cm), &spread(m, cs), &spread(m, sm), &spread(m, ss)), strength)
+            blend(f, &regional_adain(f, m, (cm, cs), (sm, ss)), strength)
         };
         let target = |i: usize| styled(&kept[i], &tile_memberships(m4, &tiles[i], 3), 3);
         let skips = |i: usize| -> Vec<Tensor> {
@@ -421,30 +420,25 @@ pub fn stylize_tiled_semantic(
             let feats = vgg.features(&canvas.region(i), &STYLE_TAPS[..3]);
             SKIP_TAPS.iter().map(|&l| styled(&feats[l], &tile_memberships(m4, &tiles[i], l), l)).collect()
         };
-        // The decoder's target statistics: each region's blended with the image's own.
-        let code = |i: usize| {
-            let at = |l: usize, region: &Tensor, own: &Tensor| spread(&tile_memberships(m4, &tiles[i], l), &(region * strength + own.reshape([1, -1]) * (1.0 - strength)));
-            StyleCode {
-                means: (0..4).map(|l| at(l, &style_stats[l].0, &own.means[l])).collect(),
-                stds: (0..4).map(|l| at(l, &style_stats[l].1, &own.stds[l])).collect(),
-            }
-        };
-
-        // Each tile normalises a decoder stage with the region statistics spread over its cut.
-        let norms = |i: usize, stage_stats: &[(Tensor, Tensor)]| -> Vec<(Tensor, Tensor)> {
-            stage_stats
-                .iter()
-                .enumerate()
-                .map(|(s, (m, sd))| {
-                    let mem = tile_memberships(m4, &tiles[i], STAGE_TAPS[s]);
-                    (spread(&mem, m), spread(&mem, sd))
-                })
-                .collect()
+        // The decoder's targets: each region's statistics blended with the image's own.
+        let stage_targets: Vec<(Tensor, Tensor)> = STAGE_TAPS
+            .iter()
+            .map(|&l| {
+                let at = |region: &Tensor, own: &Tensor| region * strength + own.reshape([1, -1]) * (1.0 - strength);
+                (at(&style_stats[l].0, &own.means[l]), at(&style_stats[l].1, &own.stds[l]))
+            })
+            .collect();
+        // Each tile restyles a decoder stage region by region, with the whole image's region
+        // statistics there and its own cut of the memberships.
+        let decode = |i: usize, stage_stats: &[(Tensor, Tensor)], stop_at: Option<usize>| {
+            let memberships: Vec<Tensor> = STAGE_TAPS.iter().map(|&l| tile_memberships(m4, &tiles[i], l)).collect();
+            let norm = StageNorm::Regions { memberships: &memberships, target: &stage_targets, content: stage_stats };
+            g.decoder.forward_with(&target(i), &style.code, &skips(i), &norm, stop_at)
         };
         decode_in_passes(
             &canvas,
             stages,
-            |i, stats, stop_at| g.decoder.forward_with(&target(i), &code(i), &skips(i), &StageNorm::Given(&norms(i, stats)), stop_at),
+            decode,
             |rm: &mut RegionMoments, stage, i, x| {
                 let (t, scale) = (&tiles[i], tiles[i].region.h / x.size()[2] as u32);
                 rm.add(&core_of(x, t, scale), &core_of(&tile_memberships(m4, t, STAGE_TAPS[stage]), t, scale));
