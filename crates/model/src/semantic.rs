@@ -198,9 +198,10 @@ pub fn mix(m: &Tensor, stats: &Tensor) -> Tensor {
 
 /// Spatially varying AdaIN as a mixture of the regions' own: region r takes `x` (1,C,H,W) to
 /// (x - cm_r) / cs_r * ts_r + tm_r (its `content` statistics to its `target`'s: each a
-/// (mean, std) pair of (k,C)), and every position takes its memberships' (`m`, (1,k,H,W)) mixture of those
-/// results: x * A + B, with A = mix(m, ts/cs) and B = mix(m, tm - cm ts/cs). Two maps, where
-/// normalising with mixed statistics takes four; with hard memberships the two agree.
+/// (mean, std) pair of (k,C)), and every position takes its memberships' (`m`, (1,k,H,W))
+/// mixture of those results: x * A + B, with A = mix(m, ts/cs) and B = mix(m, tm - cm ts/cs).
+/// Two maps, where normalising with mixed statistics takes four; with hard memberships the
+/// two agree.
 pub fn regional_adain(x: &Tensor, m: &Tensor, content: (&Tensor, &Tensor), target: (&Tensor, &Tensor)) -> Tensor {
     let a = target.1 / content.1;
     let b = target.0 - content.0 * &a;
