@@ -85,17 +85,9 @@ impl StageNorm<'_> {
     pub fn at(&self, stage: usize, x: &Tensor, own: impl Fn(&Tensor) -> (Tensor, Tensor)) -> (Tensor, Tensor) {
         match self {
             StageNorm::Given(norms) if stage < norms.len() => (norms[stage].0.shallow_clone(), norms[stage].1.shallow_clone()),
-            StageNorm::Regional(memberships) => {
-                let m = &memberships[stage];
-                let (cm, cs, _) = cluster_stats(x, m);
-                (mix(m, &cm), mix(m, &cs))
-            }
+            StageNorm::Regional(memberships) => mixed_region_stats(x, &memberships[stage], None),
             // For a decoder that only normalises: the regions' statistics mixed per position.
-            StageNorm::Regions { memberships, content, .. } => {
-                let m = &memberships[stage];
-                let (cm, cs) = region_stats(x, m, content.get(stage));
-                (mix(m, &cm), mix(m, &cs))
-            }
+            StageNorm::Regions { memberships, content, .. } => mixed_region_stats(x, &memberships[stage], content.get(stage)),
             _ => own(x),
         }
     }
@@ -110,6 +102,12 @@ impl StageNorm<'_> {
         let (tm, ts) = &target[stage];
         Some(regional_adain(x, m, (&cm, &cs), (&(tm / unit), &(ts / unit))))
     }
+}
+
+/// [`region_stats`] as per-position maps: each position's mixture of its regions' (mean, std).
+fn mixed_region_stats(x: &Tensor, m: &Tensor, given: Option<&(Tensor, Tensor)>) -> (Tensor, Tensor) {
+    let (cm, cs) = region_stats(x, m, given);
+    (mix(m, &cm), mix(m, &cs))
 }
 
 /// Each region's (mean, std) of `x` under memberships `m`: `given` (the whole image's, for a

@@ -8,7 +8,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::adain::{adain, adain_given, blend, mean_std};
 use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
-use crate::semantic::{attention_stats, cut_painting_margin, regional_adain, semantic_maps, Matching, Regions, SemanticConfig, SemanticStyle};
+use crate::semantic::{attention_stats, cut_painting_margin, region_target, regional_adain, semantic_maps, Matching, Regions, SemanticConfig, SemanticStyle};
 use crate::style::STYLE_TAPS;
 use crate::{Decoder, DecoderConfig, ModelError, StyleCode, Vgg16};
 
@@ -129,10 +129,7 @@ impl Generator {
             // The decoder's stages take each region's statistics blended with the photo's own
             // by strength, as `stylize` blends the global ones.
             let own = StyleCode::from_features(&feats);
-            let region_target = |l: usize| {
-                let at = |region: &Tensor, own: &Tensor| region * strength + own.reshape([1, -1]) * (1.0 - strength);
-                (at(&maps.style[l].0, &own.means[l]), at(&maps.style[l].1, &own.stds[l]))
-            };
+            let region_target = |l: usize| region_target(&maps.style[l], &own, l, strength);
             let out = if cfg.regional_decoder {
                 let memberships: Vec<Tensor> = STAGE_TAPS.iter().map(|&l| maps.memberships[l].shallow_clone()).collect();
                 let target_stats: Vec<(Tensor, Tensor)> = STAGE_TAPS.iter().map(|&l| region_target(l)).collect();

@@ -210,6 +210,14 @@ pub fn regional_adain(x: &Tensor, m: &Tensor, content: (&Tensor, &Tensor), targe
     y
 }
 
+/// The decoder's target at level `l`: each region's style statistics `style` ((mean, std),
+/// each (k,C)) blended by `strength` with the photo's own whole-image ones (`own`), as the
+/// plain path blends the global ones.
+pub fn region_target((mean, std): &(Tensor, Tensor), own: &StyleCode, l: usize, strength: f64) -> (Tensor, Tensor) {
+    let at = |region: &Tensor, own: &Tensor| region * strength + own.reshape([1, -1]) * (1.0 - strength);
+    (at(mean, &own.means[l]), at(std, &own.stds[l]))
+}
+
 /// Cluster statistics with too little support replaced by `global` (1,C,1,1): rows of
 /// `stats` (k,C) whose `share` (k) is under `min_share`.
 pub fn with_fallback(stats: &Tensor, share: &Tensor, global: &Tensor, min_share: f64) -> Tensor {

@@ -22,7 +22,7 @@ use crate::convert::rgb8_to_tensor;
 use crate::style::STYLE_TAPS;
 use crate::fast::{channels_last, FastNet, Features, NORM_STAGES};
 use crate::decoder::{StageNorm, SKIP_TAPS, STAGE_TAPS};
-use crate::semantic::{regional_adain, style_regions, CoClusters, RegionMoments, Regions, SemanticConfig, SemanticStyle, PROXY_SIDE};
+use crate::semantic::{region_target, regional_adain, style_regions, CoClusters, RegionMoments, Regions, SemanticConfig, SemanticStyle, PROXY_SIDE};
 use crate::generator::Padding;
 use crate::{Generator, StyleCode, Tap, Vgg16};
 
@@ -421,13 +421,7 @@ pub fn stylize_tiled_semantic(
             SKIP_TAPS.iter().map(|&l| styled(&feats[l], &tile_memberships(m4, &tiles[i], l), l)).collect()
         };
         // The decoder's targets: each region's statistics blended with the image's own.
-        let stage_targets: Vec<(Tensor, Tensor)> = STAGE_TAPS
-            .iter()
-            .map(|&l| {
-                let at = |region: &Tensor, own: &Tensor| region * strength + own.reshape([1, -1]) * (1.0 - strength);
-                (at(&style_stats[l].0, &own.means[l]), at(&style_stats[l].1, &own.stds[l]))
-            })
-            .collect();
+        let stage_targets: Vec<(Tensor, Tensor)> = STAGE_TAPS.iter().map(|&l| region_target(&style_stats[l], &own, l, strength)).collect();
         // Each tile restyles a decoder stage region by region, with the whole image's region
         // statistics there and its own cut of the memberships.
         let decode = |i: usize, stage_stats: &[(Tensor, Tensor)], stop_at: Option<usize>| {

@@ -136,13 +136,11 @@ impl Vgg16 {
         let Some(deepest) = taps.iter().map(|t| t.conv_index()).max() else { return Vec::new() };
         let mut at: Vec<Option<Tensor>> = (0..=deepest).map(|_| None).collect();
         let mut x = caffe_preprocess(rgb);
-        for (i, (w, b)) in self.convs.iter().enumerate().take(deepest + 1) {
+        for i in 0..=deepest {
             if POOL_BEFORE.contains(&i) {
                 x = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
             }
-            // Weights may be kept in f32 while activations run in bf16 under autocast-like use.
-            let (w, b) = if w.kind() == x.kind() { (w.shallow_clone(), b.shallow_clone()) } else { (w.to_kind(x.kind()), b.to_kind(x.kind())) };
-            x = x.conv2d(&w, Some(&b), [1, 1], [1, 1], [1, 1], 1).relu();
+            x = self.conv_relu(i, &x);
             if taps.iter().any(|t| t.conv_index() == i) {
                 at[i] = Some(x.shallow_clone());
             }
@@ -158,11 +156,18 @@ impl Vgg16 {
     /// region distance 0.054 vs 0.051, Frechet 1.407 for both, 26% over plain vs 33%.
     pub fn relu5_1_coarse(&self, relu4_1: &Tensor) -> Tensor {
         let mut x = relu4_1.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
-        for (w, b) in &self.convs[Tap::Relu4_1.conv_index() + 1..=Tap::Relu5_1.conv_index()] {
-            let (w, b) = if w.kind() == x.kind() { (w.shallow_clone(), b.shallow_clone()) } else { (w.to_kind(x.kind()), b.to_kind(x.kind())) };
-            x = x.conv2d(&w, Some(&b), [1, 1], [1, 1], [1, 1], 1).relu();
+        for i in Tap::Relu4_1.conv_index() + 1..=Tap::Relu5_1.conv_index() {
+            x = self.conv_relu(i, &x);
         }
         x
+    }
+
+    /// Convolution `i` and its ReLU on `x`.
+    fn conv_relu(&self, i: usize, x: &Tensor) -> Tensor {
+        let (w, b) = &self.convs[i];
+        // Weights may be kept in f32 while activations run in bf16 under autocast-like use.
+        let (w, b) = if w.kind() == x.kind() { (w.shallow_clone(), b.shallow_clone()) } else { (w.to_kind(x.kind()), b.to_kind(x.kind())) };
+        x.conv2d(&w, Some(&b), [1, 1], [1, 1], [1, 1], 1).relu()
     }
 
     /// A copy with weights of another kind (f64 for gradient checks, bf16 for speed).
