@@ -59,6 +59,9 @@ for i, f in enumerate(sorted(os.listdir(d))[:n]):
     img.crop((l, t, l + w, t + h)).resize((770, 512), Image.LANCZOS).save(os.path.join(out, f"p{i}.jpg"), quality=95)
 EOF
 photos=("$tmp"/in/*.jpg)
+# What `stylize run --precision auto` (the default) computes in on this CPU.
+native=f32
+grep -qw avx512_bf16 /proc/cpuinfo && native=bf16
 
 run() { # impl count -> seconds
   local impl=$1 count=$2 o=$tmp/out-$1-$2
@@ -68,6 +71,8 @@ run() { # impl count -> seconds
   case $impl in
     default) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$model" --out-dir "$o" --max-size 770 2>/dev/null ;;
     fast) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$fast" --out-dir "$o" --max-size 770 2>/dev/null ;;
+    fast-f32) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$fast" --out-dir "$o" --max-size 770 --precision f32 2>/dev/null ;;
+    default-f32) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$model" --out-dir "$o" --max-size 770 --precision f32 2>/dev/null ;;
     fast-1job) "$stylize" run "${photos[@]:0:$count}" --style "$style" --model "$fast" --out-dir "$o" --max-size 770 --jobs 1 2>/dev/null ;;
     pytorch-fast) "$torch_py" bench/reference.py batch --model "$fast" --style "$style" --out "$o" --size 770 "${photos[@]:0:$count}" ;;
     magenta) "$ort_py" scripts/magenta.py batch --style "$style" --out "$o" --size 770 "${photos[@]:0:$count}" ;;
@@ -80,31 +85,33 @@ run() { # impl count -> seconds
 }
 results=$tmp/results.txt
 for ((r = 1; r <= rounds; r++)); do
-  for impl in default fast fast-1job pytorch-fast magenta; do
+  for impl in default default-f32 fast fast-f32 fast-1job pytorch-fast magenta; do
     one=$(run $impl 1) many=$(run $impl "$n")
     per=$(echo "($many - $one) / ($n - 1)" | bc -l)
     printf '%s %s %.3f %.3f %.3f\n' "$impl" "$r" "$one" "$many" "$per" | tee -a "$results"
   done
 done
-"$ort_py" - "$results" "$n" "$rounds" "$command_line" "$out" <<'EOF'
+"$ort_py" - "$results" "$n" "$rounds" "$command_line" "$out" "$native" <<'EOF'
 import statistics, sys, platform, datetime
-path, n, rounds, cmd, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+path, n, rounds, cmd, out, native = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 rows = {}
 for line in open(path):
     impl, r, one, many, per = line.split()
     rows.setdefault(impl, []).append((float(one), float(per)))
 med = {k: (statistics.median(o for o, _ in v), statistics.median(p for _, p in v)) for k, v in rows.items()}
-names = {"default": "stylize run, default model (VGG16; Rust, tch)", "fast": "stylize run --model fast (Rust, tch; a photo per core)",
-         "fast-1job": "stylize run --model fast --jobs 1 (one photo at a time)",
+names = {"default": f"stylize run, default model (VGG16; Rust, tch; {native})", "default-f32": "the same, --precision f32",
+         "fast": f"stylize run --model fast (Rust, tch; a photo per core; {native})", "fast-f32": "the same, --precision f32",
+         "fast-1job": f"stylize run --model fast --jobs 1 (one photo at a time; {native})",
          "pytorch-fast": "the fast network in PyTorch 2.13", "magenta": "Magenta arbitrary stylization (onnxruntime, int8, 384 px inside)"}
 ours = med["fast"][1]
 md = [f"# `stylize run` end to end, 770x512 photos, style computed once\n",
       f"Command: `{cmd}` ({datetime.date.today()}, {platform.machine()}, 2 threads each).",
       f"Per photo = (process with {n} photos - process with 1) / {n - 1}: read JPEG, stylize, write PNG.",
-      f"Medians of {rounds} rounds.\n",
+      f"Medians of {rounds} rounds. `stylize run` computes in {native} here (`--precision auto`: bf16 where",
+      "the CPU has AVX512-BF16, f32 elsewhere); the f32 rows force f32. PyTorch runs in f32.\n",
       "| implementation | one photo, whole process (s) | per photo, steady (s) | steady time / fast's |",
       "|---|---|---|---|"]
-for k in ("fast", "fast-1job", "pytorch-fast", "magenta", "default"):
+for k in ("fast", "fast-f32", "fast-1job", "pytorch-fast", "magenta", "default", "default-f32"):
     one, per = med[k]
     md.append(f"| {names[k]} | {one:.2f} | {per:.3f} | {per / ours:.2f} |")
 text = "\n".join(md) + "\n"

@@ -32,10 +32,11 @@ impl Timings {
         }
     }
 
-    pub fn report(&self) {
+    /// Prints the phases, after `context` (e.g. the precision the network ran in).
+    pub fn report(&self, context: &str) {
         if self.enabled {
             let parts: Vec<String> = self.phases.borrow().iter().map(|(p, s)| format!("{p} {:.0} ms", s * 1e3)).collect();
-            eprintln!("timings: {}", parts.join(", "));
+            eprintln!("timings ({context}): {}", parts.join(", "));
         }
     }
 }

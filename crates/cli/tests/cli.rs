@@ -154,12 +154,35 @@ fn tiled_result_matches_the_untiled_one() {
     // the tiles share the whole image's statistics, so only float rounding may differ.
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("whole.png"), dir.path().join("tiled.png"));
+    // In f32: bf16 (`--precision auto` on CPUs with AVX512-BF16) rounds each path more coarsely.
     for (out, tile) in [(&a, "0"), (&b, "128")] {
-        let o = stylize(&["run", &cat(), "--style", &wave(), "--size", "400", "--tile", tile, "-o", out.to_str().unwrap()]);
+        let o = stylize(&["run", &cat(), "--style", &wave(), "--size", "400", "--tile", tile, "--precision", "f32", "-o", out.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let (mean, max) = pixel_diff(&load_rgb(&a), &load_rgb(&b));
     assert!(mean < 0.01 && max <= 2, "tiled vs untiled: mean {mean:.4}, max {max} (of 255)");
+}
+
+#[test]
+fn auto_precision_is_bf16_where_the_cpu_has_it_and_stays_near_f32() {
+    // `--precision auto` (the default) is bf16 on CPUs with AVX512-BF16, f32 elsewhere (where
+    // this compares f32 with itself). bf16 measured here: mean 0.3-0.6, max 9-30 of 255.
+    let native = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|i| i.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "avx512_bf16")));
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["default", "fast"] {
+        let (f32_out, auto_out) = (dir.path().join(format!("{model}-f32.png")), dir.path().join(format!("{model}-auto.png")));
+        for (out, precision) in [(&f32_out, "f32"), (&auto_out, "auto")] {
+            let o = stylize(&["run", &cat(), "--style", &wave(), "--model", model, "--size", "256", "--precision", precision, "--timings", "-o", out.to_str().unwrap()]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            if precision == "auto" {
+                let want = if native { "timings (bf16)" } else { "timings (f32)" };
+                assert!(stderr(&o).contains(want), "{model}: expected {want}: {}", stderr(&o));
+            }
+        }
+        let (mean, max) = pixel_diff(&load_rgb(&f32_out), &load_rgb(&auto_out));
+        eprintln!("{model}: auto against f32: mean {mean:.3}, max {max} (of 255)");
+        assert!(mean < 1.5 && max <= 64, "{model}: auto against f32: mean {mean:.3}, max {max} (of 255)");
+    }
 }
 
 #[test]
@@ -305,7 +328,8 @@ fn train_rejects_bad_folders_and_configs() {
 #[test]
 fn train_from_a_model_starts_exactly_at_it_and_records_it() {
     // One step with the generator's learning rate at 0: the exported model must still be the
-    // parent, bit for bit, so its output equals the parent's.
+    // parent, bit for bit, so its output equals the parent's. Runs are in f32, where a
+    // collection's stored codes and the same paintings given with --style agree bit for bit.
     let dir = tempfile::tempdir().unwrap();
     let run = common::fine_tune(dir.path(), "run");
     assert!(run.join("model/collection.jpg").exists(), "a thumbnail for the server's gallery");
@@ -313,7 +337,7 @@ fn train_from_a_model_starts_exactly_at_it_and_records_it() {
     assert_eq!((info["parent"].as_str(), info["kind"].as_str()), (Some("default"), Some("vgg")));
     let (a, b) = (dir.path().join("parent.png"), dir.path().join("child.png"));
     for (model, out) in [("default", &a), (run.join("model").to_str().unwrap(), &b)] {
-        let o = stylize(&["run", &cat(), "--style", &wave(), "--model", model, "--size", "96", "-o", out.to_str().unwrap()]);
+        let o = stylize(&["run", &cat(), "--style", &wave(), "--model", model, "--size", "96", "--precision", "f32", "-o", out.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     assert!(load_rgb(&a) == load_rgb(&b), "the fine-tune's start differs from its parent");
@@ -323,9 +347,9 @@ fn train_from_a_model_starts_exactly_at_it_and_records_it() {
     assert_eq!(info["collection"]["name"].as_str(), Some("paintings"));
     assert_eq!(info["collection"]["paintings"].as_array().unwrap().len(), 4);
     let (own, mixed) = (dir.path().join("own.png"), dir.path().join("mixed.png"));
-    let o = stylize(&["run", &cat(), "--model", run.join("model").to_str().unwrap(), "--size", "96", "-o", own.to_str().unwrap()]);
+    let o = stylize(&["run", &cat(), "--model", run.join("model").to_str().unwrap(), "--size", "96", "--precision", "f32", "-o", own.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut args = vec!["run".to_string(), cat(), "--size".into(), "96".into(), "-o".into(), mixed.display().to_string()];
+    let mut args = vec!["run".to_string(), cat(), "--size".into(), "96".into(), "--precision".into(), "f32".into(), "-o".into(), mixed.display().to_string()];
     for p in ["bazille_ramparts", "durer_lion", "hokusai_great_wave", "van_gogh_starry_night"] {
         args.extend(["--style".to_string(), data(&format!("paintings/{p}.jpg")).display().to_string()]);
     }
@@ -334,7 +358,7 @@ fn train_from_a_model_starts_exactly_at_it_and_records_it() {
     assert!(load_rgb(&own) == load_rgb(&mixed), "the collection's style is its paintings' mix");
     // --variation N: N renderings, each a mix of the paintings recorded in its metadata,
     // which --mix reproduces bit for bit; a variation's number is the same rendering again.
-    let o = stylize(&["run", &cat(), "--model", run.join("model").to_str().unwrap(), "--size", "96", "--variation", "2", "-o", own.to_str().unwrap()]);
+    let o = stylize(&["run", &cat(), "--model", run.join("model").to_str().unwrap(), "--size", "96", "--precision", "f32", "--variation", "2", "-o", own.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let (v1, v2) = (dir.path().join("own_v1.png"), dir.path().join("own_v2.png"));
     assert!(load_rgb(&v1) != load_rgb(&v2), "two variations, two renderings");
@@ -421,7 +445,8 @@ fn a_mask_stylizes_only_where_it_is_white() {
 fn semantic_transfer_matches_regions_and_one_region_is_the_plain_result() {
     let t = Scratch::new();
     let (photo, wave) = (data("photos/berlin_cathedral.jpg").display().to_string(), wave());
-    let run = |extra: &[&str], out: &str| t.run(&[&[photo.as_str(), "--style", &wave, "--size", "192"][..], extra].concat(), out);
+    // In f32, where the regional and the plain paths agree bit for bit (bf16 rounds them apart).
+    let run = |extra: &[&str], out: &str| t.run(&[&[photo.as_str(), "--style", &wave, "--size", "192", "--precision", "f32"][..], extra].concat(), out);
     let plain = run(&[], "plain.png");
     assert!(run(&["--semantic", "1"], "one.png") == plain, "one region is plain AdaIN");
     let three = run(&["--semantic"], "three.png");
@@ -434,8 +459,8 @@ fn semantic_transfer_matches_regions_and_one_region_is_the_plain_result() {
     assert!(!Path::new(&out).exists());
     // In 128 px tiles (4x3 at 400 px), with the regions found on the whole image and their
     // statistics summed over the tiles, the result is the untiled one up to float rounding.
-    let whole = t.run(&[photo.as_str(), "--style", &wave, "--size", "400", "--semantic", "--tile", "0"], "whole.png");
-    let tiled = t.run(&[photo.as_str(), "--style", &wave, "--size", "400", "--semantic", "--tile", "128"], "tiled.png");
+    let whole = t.run(&[photo.as_str(), "--style", &wave, "--size", "400", "--semantic", "--tile", "0", "--precision", "f32"], "whole.png");
+    let tiled = t.run(&[photo.as_str(), "--style", &wave, "--size", "400", "--semantic", "--tile", "128", "--precision", "f32"], "tiled.png");
     let (mean, max) = pixel_diff(&whole, &tiled);
     assert!(mean < 0.02 && max <= 3, "semantic, tiled vs untiled: mean {mean:.4}, max {max} (of 255)");
 }
@@ -466,7 +491,7 @@ fn a_label_image_gives_each_region_its_painting() {
 fn drawn_regions_pair_photo_and_painting_regions() {
     let t = Scratch::new();
     let (photo, wave) = (data("photos/berlin_cathedral.jpg").display().to_string(), wave());
-    let run = |extra: &[&str], out: &str| t.run(&[&[photo.as_str(), "--style", &wave, "--size", "192"][..], extra].concat(), out);
+    let run = |extra: &[&str], out: &str| t.run(&[&[photo.as_str(), "--style", &wave, "--size", "192", "--precision", "f32"][..], extra].concat(), out);
     let plain = run(&[], "plain.png");
     // One region each (a single colour) is the plain result.
     let (one_p, one_s) = (t.two_tone("one_p.png", 30, 20, &|_, _| false), t.two_tone("one_s.png", 40, 27, &|_, _| true));
@@ -479,7 +504,7 @@ fn drawn_regions_pair_photo_and_painting_regions() {
     let b = run(&["--photo-regions", &top, "--painting-regions", &right], "b.png");
     assert!(a != plain && a != b);
     // In tiles, the drawn regions and their statistics are the whole image's.
-    let drawn = ["--photo-regions", top.as_str(), "--painting-regions", left.as_str(), "--size", "400"];
+    let drawn = ["--photo-regions", top.as_str(), "--painting-regions", left.as_str(), "--size", "400", "--precision", "f32"];
     let whole = t.run(&[&[photo.as_str(), "--style", &wave][..], &drawn, &["--tile", "0"]].concat(), "whole.png");
     let tiled = t.run(&[&[photo.as_str(), "--style", &wave][..], &drawn, &["--tile", "128"]].concat(), "tiled.png");
     let (mean, max) = pixel_diff(&whole, &tiled);

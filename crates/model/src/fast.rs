@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Reduction, Tensor};
 
-use crate::adain::{blend, mean_std};
+use crate::adain::{blend, mean_std, mean_var};
 use crate::decoder::StageNorm;
 use crate::semantic::{attention_stats, semantic_maps, Matching, Regions, SemanticConfig, SemanticStyle};
 use crate::init::conv2d_padded;
@@ -383,8 +383,7 @@ fn stats(x: &Tensor) -> (Tensor, Tensor) {
         return mean_std(x);
     }
     let flat = x.to_kind(Kind::Float).permute([0, 2, 3, 1]).reshape([n, h * w, c]);
-    let mean = flat.mean_dim(&[1i64][..], true, Kind::Float);
-    let var = flat.var_dim(&[1i64][..], false, true);
+    let (mean, var) = mean_var(&flat, &[1]);
     let shape = [n, c, 1, 1];
     (mean.reshape(shape), (var + crate::adain::EPS).sqrt().reshape(shape))
 }

@@ -20,7 +20,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::adain::EPS;
+use crate::adain::{mean_var, EPS};
 use crate::style::StyleCode;
 
 /// The longest side (of the padded photo) the clustering reads: a larger photo, which is
@@ -86,8 +86,8 @@ pub fn cluster_features(parts: &[&Tensor]) -> Tensor {
     let (h, w) = (parts[0].size()[2], parts[0].size()[3]);
     let part = |f: &Tensor| {
         let f = resize_maps(&f.to_kind(Kind::Float), (h, w));
-        let mean = f.mean_dim(&[2i64, 3][..], true, Kind::Float);
-        let std = (f.var_dim(&[2i64, 3][..], false, true) + EPS).sqrt();
+        let (mean, var) = mean_var(&f, &[2, 3]);
+        let std = (var + EPS).sqrt();
         let z = ((f - mean) / std).flatten(2, 3).squeeze_dim(0).tr(); // (h*w, C)
         &z / z.norm_scalaropt_dim(2, [1i64], true).clamp_min(1e-6)
     };

@@ -56,8 +56,8 @@ pub struct Args {
     /// default | fast (the shipped models), or a model folder (model.json + generator.safetensors)
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Compute precision: f32, or bf16
-    #[arg(long, default_value = "f32")]
+    /// Compute precision: auto (bf16 on CPUs with AVX512-BF16 or AMX, f32 elsewhere), f32, or bf16
+    #[arg(long, default_value = "auto", value_parser = Precision::parse_or_auto)]
     precision: Precision,
 }
 
