@@ -167,7 +167,7 @@ fn tiled_result_matches_the_untiled_one() {
 fn auto_precision_is_bf16_where_the_cpu_has_it_and_stays_near_f32() {
     // `--precision auto` (the default) is bf16 on CPUs with AVX512-BF16, f32 elsewhere (where
     // this compares f32 with itself). bf16 measured here: mean 0.3-0.6, max 9-30 of 255.
-    let native = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|i| i.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "avx512_bf16")));
+    let native = stylize_model::Precision::native() == stylize_model::Precision::Bf16;
     let dir = tempfile::tempdir().unwrap();
     for model in ["default", "fast"] {
         let (f32_out, auto_out) = (dir.path().join(format!("{model}-f32.png")), dir.path().join(format!("{model}-auto.png")));

@@ -7,8 +7,8 @@ use tch::{Kind, Tensor};
 /// learned nothing beyond colour).
 pub fn colour_transfer(photo: &Tensor, painting: &Tensor) -> Tensor {
     let stats = |x: &Tensor| {
-        let x = x.to_kind(Kind::Float);
-        (x.mean_dim(&[2i64, 3][..], true, Kind::Float), (x.var_dim(&[2i64, 3][..], false, true) + 1e-8).sqrt())
+        let (mean, var) = stylize_model::adain::mean_var(&x.to_kind(Kind::Float), &[2, 3]);
+        (mean, (var + 1e-8).sqrt())
     };
     let ((pm, ps), (sm, ss)) = (stats(photo), stats(painting));
     ((photo - pm) / ps * ss + sm).clamp(0.0, 1.0)

@@ -20,7 +20,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::adain::{mean_var, EPS};
+use crate::adain::{affine_coefficients, mean_var, multiply_add, EPS};
 use crate::style::StyleCode;
 
 /// The longest side (of the padded photo) the clustering reads: a larger photo, which is
@@ -203,11 +203,8 @@ pub fn mix(m: &Tensor, stats: &Tensor) -> Tensor {
 /// Two maps, where normalising with mixed statistics takes four; with hard memberships the
 /// two agree.
 pub fn regional_adain(x: &Tensor, m: &Tensor, content: (&Tensor, &Tensor), target: (&Tensor, &Tensor)) -> Tensor {
-    let a = target.1 / content.1;
-    let b = target.0 - content.0 * &a;
-    let mut y = x.to_kind(Kind::Float) * mix(m, &a);
-    let _ = y.g_add_(&mix(m, &b));
-    y
+    let (a, b) = affine_coefficients(content, target);
+    multiply_add(x, &mix(m, &a), &mix(m, &b))
 }
 
 /// The decoder's target at level `l`: each region's style statistics `style` ((mean, std),
