@@ -323,6 +323,13 @@ fn train_rejects_bad_folders_and_configs() {
     std::fs::write(&cfg, "stepz = 3\n").unwrap();
     assert_bad_input(&stylize(&["train", "--content", &photos, "--style", &photos, "--out", r, "--config", cfg.to_str().unwrap()]), "stepz");
     assert_bad_input(&stylize(&["train", "--content", &photos, "--style", &photos, "--out", r, "--resume"]), "no checkpoint");
+    // The shipped fine-tune's discriminator warm-up is 300 steps: --steps 100 leaves no
+    // generator step, which would export the parent unchanged.
+    let finetune = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/finetune.toml");
+    let short_run = dir.path().join("short");
+    let short = stylize(&["train", "--from", "default", "--content", &photos, "--style", &photos, "--out", short_run.to_str().unwrap(), "--config", finetune.to_str().unwrap(), "--steps", "100"]);
+    assert_bad_input(&short, "d_only_steps = 300");
+    assert!(!short_run.exists(), "nothing is written for a config that cannot run");
 }
 
 #[test]

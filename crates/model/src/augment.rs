@@ -4,16 +4,18 @@
 
 use tch::{Kind, Tensor};
 
-/// Colour (brightness, saturation, contrast), translation by up to 1/8, and cutout of 1/2.
-pub fn diff_augment(x: &Tensor) -> Tensor {
-    cutout(&translate(&colour(x), 0.125), 0.5)
+/// Colour (brightness, saturation, contrast; if `colour`), translation by up to 1/8, and
+/// cutout of 1/2.
+pub fn diff_augment(x: &Tensor, colour: bool) -> Tensor {
+    let x = if colour { jitter(x) } else { x.shallow_clone() };
+    cutout(&translate(&x, 0.125), 0.5)
 }
 
 fn rand_like_batch(x: &Tensor) -> Tensor {
     Tensor::rand([x.size()[0], 1, 1, 1], (Kind::Float, x.device()))
 }
 
-fn colour(x: &Tensor) -> Tensor {
+fn jitter(x: &Tensor) -> Tensor {
     let x = x + (rand_like_batch(x) - 0.5);
     let mean = x.mean_dim(&[1i64][..], true, Kind::Float);
     let x = (&x - &mean) * (rand_like_batch(&x) * 2.0) + &mean;
@@ -58,7 +60,7 @@ mod tests {
     fn keeps_shape_and_passes_gradients() {
         tch::manual_seed(1);
         let x = Tensor::rand([3, 3, 32, 40], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
-        let y = diff_augment(&x);
+        let y = diff_augment(&x, true);
         assert_eq!(y.size(), x.size());
         y.sum(Kind::Float).backward();
         assert!(x.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0);

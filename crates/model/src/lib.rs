@@ -24,7 +24,7 @@ pub mod vgg;
 
 pub use autocast::{with_precision, Precision};
 pub use decoder::{Decoder, DecoderConfig};
-pub use discriminator::{Discriminator, DiscriminatorConfig};
+pub use discriminator::{Discriminator, DiscriminatorConfig, DiscriminatorKind};
 pub use error::ModelError;
 pub use generator::Generator;
 pub use model_dir::{load_model, load_network, save_model, Collection, ModelInfo, ModelKind};

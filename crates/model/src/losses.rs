@@ -57,6 +57,30 @@ pub fn feature_loss(a: &[Tensor], b: &[Tensor], taps: &[Tap]) -> Tensor {
         .expect("at least one tap")
 }
 
+/// Covariance of a feature map's channels over its positions (N,C,H,W -> N,C,C), in the tap's
+/// units: the second-order statistics that the mean/std terms leave out and that the
+/// evaluation's Frechet distance compares.
+pub fn covariance(x: &Tensor, tap: Tap) -> Tensor {
+    let (n, c) = (x.size()[0], x.size()[1]);
+    let f = x.to_kind(Kind::Float).reshape([n, c, -1]) / feature_scale(tap);
+    let centred = &f - f.mean_dim(Some(&[2i64][..]), true, Kind::Float);
+    centred.matmul(&centred.transpose(1, 2)) / f.size()[2] as f64
+}
+
+/// Texture: MSE between two images' feature covariances at each tap, summed over taps. The
+/// distiller matches the student's output to the teacher's output this way: the teacher's
+/// texture statistics, with no penalty for strokes that sit a few pixels elsewhere (which the
+/// pointwise [`feature_loss`] charges, and which a small student cannot avoid).
+pub fn covariance_loss(a: &[Tensor], b: &[Tensor], taps: &[Tap]) -> Tensor {
+    assert!(a.len() == taps.len() && b.len() == taps.len(), "one feature map per tap");
+    a.iter()
+        .zip(b)
+        .zip(taps)
+        .map(|((x, y), &tap)| mse(&covariance(x, tap), &covariance(y, tap)))
+        .reduce(|x, y| x + y)
+        .expect("at least one tap")
+}
+
 /// Hinge loss for the discriminator, averaged over scales.
 pub fn hinge_d(real: &[Tensor], fake: &[Tensor]) -> Tensor {
     let n = real.len() as f64;
@@ -132,6 +156,26 @@ mod tests {
         // A difference of one typical activation at each tap costs 1 per tap.
         let b = [full(27.0, &[1, 64, 4, 4]), full(94.0, &[1, 512, 1, 1])];
         assert!((feature_loss(&a, &b, &taps).double_value(&[]) - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn covariance_by_hand_and_blind_to_where_things_are() {
+        // Two channels over four positions: a = (1, -1, 1, -1) x 94, b = 2a. In units of 94:
+        // var a = 1, cov(a, b) = 2, var b = 4.
+        let a = Tensor::from_slice(&[1.0f32, -1.0, 1.0, -1.0]) * 94.0;
+        let x = Tensor::stack(&[&a, &(&a * 2.0)], 0).view([1, 2, 2, 2]);
+        let c = covariance(&x, Tap::Relu4_1);
+        let want = Tensor::from_slice(&[1.0f32, 2.0, 2.0, 4.0]).view([1, 2, 2]);
+        assert!(c.allclose(&want, 1e-5, 1e-6, false));
+        // The same values in another order (a texture shifted) cost nothing; a pointwise
+        // feature distance charges them.
+        let shifted = x.roll([1], [3]);
+        let taps = [Tap::Relu4_1];
+        assert!(covariance_loss(&[x.shallow_clone()], &[shifted.shallow_clone()], &taps).double_value(&[]) < 1e-10);
+        assert!(feature_loss(&[x.shallow_clone()], &[shifted], &taps).double_value(&[]) > 1.0);
+        // Twice the contrast is four times the covariance: (4 - 1)^2, (8 - 2)^2 x 2, (16 - 4)^2 over 4.
+        let loss = covariance_loss(&[&x * 2.0], &[x.shallow_clone()], &taps).double_value(&[]);
+        assert!((loss - (9.0 + 72.0 + 144.0) / 4.0).abs() < 1e-4, "{loss}");
     }
 
     #[test]

@@ -20,9 +20,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use stylize_model::augment::diff_augment;
 use stylize_model::fast::{channels_last, distill_loss, FastConfig, FastNet, Features};
-use stylize_model::losses::{content_loss, d_accuracy, feature_loss, hinge_d, hinge_g, style_loss};
+use stylize_model::losses::{content_loss, covariance_loss, d_accuracy, feature_loss, hinge_d, hinge_g, style_loss};
 use stylize_model::optim::{Adam, AdamConfig};
 use stylize_model::semantic::cut_margin;
 use stylize_model::style::STYLE_TAPS;
@@ -64,6 +63,9 @@ pub struct DistillConfig {
     pub feature_weight: f64,
     /// Stage B: VGG16 relu1_1..relu4_1 of the student's output against the teacher's output's.
     pub perceptual_weight: f64,
+    /// The covariance of the student output's VGG16 relu1_1..relu4_1 against the teacher
+    /// output's ([`covariance_loss`]): the teacher's texture statistics, wherever its strokes are.
+    pub texture_weight: f64,
     /// Stage B: VGG16 content and style losses on the student's output (0 = off).
     pub content_weight: f64,
     pub style_weight: f64,
@@ -106,6 +108,7 @@ impl Default for DistillConfig {
             teacher_weight: 1.0,
             feature_weight: 0.1,
             perceptual_weight: 0.0,
+            texture_weight: 0.0,
             content_weight: 0.0,
             style_weight: 0.0,
             adv_weight: 0.0,
@@ -163,7 +166,7 @@ impl DistillConfig {
 
     /// Whether the student's output goes through VGG16 (stage B).
     pub fn uses_vgg_on_output(&self) -> bool {
-        self.perceptual_weight > 0.0 || self.content_weight > 0.0 || self.style_weight > 0.0
+        self.perceptual_weight > 0.0 || self.texture_weight > 0.0 || self.content_weight > 0.0 || self.style_weight > 0.0
     }
 
     pub fn pool_spec(&self) -> PoolSpec {
@@ -196,16 +199,17 @@ pub struct DistillLosses {
     pub d_acc: f64,
     pub perceptual: f64,
     pub identity: f64,
+    pub texture: f64,
 }
 
 impl DistillLosses {
-    /// `perceptual` and then `identity` came last, after runs had logged the rest (see
-    /// `log::open_log`).
-    pub const HEADER: &'static str = "step,seconds,teacher_l1,features,content,style,adv_g,d_loss,d_acc,lr,adv_weight,perceptual,identity";
-    pub const PLOTTED: [&'static str; 9] = ["teacher_l1", "features", "perceptual", "content", "style", "adv_g", "d_loss", "d_acc", "identity"];
+    /// `perceptual`, `identity` and `texture` came last, in that order, after runs had logged
+    /// the rest (see `log::open_log`).
+    pub const HEADER: &'static str = "step,seconds,teacher_l1,features,content,style,adv_g,d_loss,d_acc,lr,adv_weight,perceptual,identity,texture";
+    pub const PLOTTED: [&'static str; 10] = ["teacher_l1", "features", "perceptual", "texture", "content", "style", "adv_g", "d_loss", "d_acc", "identity"];
 
-    pub fn values(&self) -> [f64; 9] {
-        [self.teacher_l1, self.features, self.content, self.style, self.adv_g, self.d_loss, self.d_acc, self.perceptual, self.identity]
+    pub fn values(&self) -> [f64; 10] {
+        [self.teacher_l1, self.features, self.content, self.style, self.adv_g, self.d_loss, self.d_acc, self.perceptual, self.identity, self.texture]
     }
 
     /// A log row after `step,seconds`, in `HEADER`'s order.
@@ -226,9 +230,9 @@ impl DistillLosses {
         Self::from_values(self.values().map(|v| v * k))
     }
 
-    fn from_values(v: [f64; 9]) -> Self {
-        let [teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity] = v;
-        Self { teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity }
+    fn from_values(v: [f64; 10]) -> Self {
+        let [teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity, texture] = v;
+        Self { teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity, texture }
     }
 }
 
@@ -300,25 +304,27 @@ impl Distiller {
 
         if adv_w > 0.0 && !full.is_empty() {
             // Real crops the size of the fakes, so size tells D nothing.
-            let real = self.d.forward(&diff_augment(&cut_margin(&paintings_full, border)), true);
-            let fake = self.d.forward(&diff_augment(&out_full.detach()), false);
+            let real = self.d.forward(&cut_margin(&paintings_full, border), &self.vgg, true);
+            let fake = self.d.forward(&out_full.detach(), &self.vgg, false);
             let loss_d = hinge_d(&real, &fake);
             self.opt_d.zero_grad();
             loss_d.backward();
             self.opt_d.step();
             l.d_loss = loss_d.double_value(&[]);
             l.d_acc = d_accuracy(&real, &fake);
-            let loss_adv = hinge_g(&self.d.forward(&diff_augment(&out_full), false));
+            let loss_adv = hinge_g(&self.d.forward(&out_full, &self.vgg, false));
             l.adv_g = loss_adv.double_value(&[]);
             total = total + loss_adv * adv_w;
         }
         if cfg.uses_vgg_on_output() && !full.is_empty() {
             let out_feats = self.vgg.features(&out_full, &STYLE_TAPS);
-            if cfg.perceptual_weight > 0.0 {
+            if cfg.perceptual_weight > 0.0 || cfg.texture_weight > 0.0 {
                 let teacher_feats = tch::no_grad(|| self.vgg.features(&cut_margin(&rows(&teacher_out), border), &STYLE_TAPS));
                 let loss_p = feature_loss(&out_feats, &teacher_feats, &STYLE_TAPS);
+                let loss_t = covariance_loss(&out_feats, &teacher_feats, &STYLE_TAPS);
                 l.perceptual = loss_p.double_value(&[]);
-                total = total + loss_p * cfg.perceptual_weight;
+                l.texture = loss_t.double_value(&[]);
+                total = total + loss_p * cfg.perceptual_weight + loss_t * cfg.texture_weight;
             }
             if cfg.content_weight > 0.0 || cfg.style_weight > 0.0 {
                 let code = tch::no_grad(|| StyleCode::from_images(&self.vgg, &paintings_full));

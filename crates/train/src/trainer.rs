@@ -2,7 +2,6 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use stylize_model::augment::diff_augment;
 use stylize_model::losses::{colour_loss, content_loss, d_accuracy, hinge_d, hinge_g, identity_loss, style_loss};
 use stylize_model::optim::Adam;
 use stylize_model::style::STYLE_TAPS;
@@ -65,6 +64,7 @@ impl Trainer {
         let paintings = self.style.batch(&mut rng, cfg.batch, crop, min_zoom).to_device(device);
         let identity_row = self.identity_at(self.step);
         let adv_w = cfg.adv_weight_at(self.step);
+        let d_only = self.step < cfg.d_only_steps;
         let (vgg, g, d) = (&self.vgg, &self.g, &self.d);
         let (opt_g, opt_d) = (&mut self.opt_g, &mut self.opt_d);
 
@@ -78,16 +78,18 @@ impl Trainer {
             let code = if identity_row { StyleCode::cat(&[&own.narrow(0, 1), &code.narrow(1, cfg.batch - 1)]) } else { code };
             let target = Generator::target(&feats[3], &code, 1.0);
             let skips = g.skip_targets(&feats, &own, &code, 1.0);
-            let out = g.decode(&target, &code, &skips).to_kind(Kind::Float);
+            let decode = || g.decode(&target, &code, &skips).to_kind(Kind::Float);
+            // While only the discriminator trains, the generator's outputs are its inputs alone.
+            let out = if d_only { tch::no_grad(decode) } else { decode() };
             // Rows the style and adversarial terms apply to.
             let first = if identity_row { 1 } else { 0 };
             let n = cfg.batch - first;
             let styled = out.narrow(0, first, n);
 
             let mut l = StepLosses::default();
-            if adv_w > 0.0 {
-                let real = d.forward(&diff_augment(&paintings), true);
-                let fake = d.forward(&diff_augment(&styled.detach()), false);
+            if adv_w > 0.0 || d_only {
+                let real = d.forward(&paintings, vgg, true);
+                let fake = d.forward(&styled.detach(), vgg, false);
                 let loss_d = hinge_d(&real, &fake);
                 opt_d.zero_grad();
                 loss_d.backward();
@@ -96,12 +98,15 @@ impl Trainer {
                 l.d_acc = d_accuracy(&real, &fake);
             }
 
+            if d_only {
+                return l;
+            }
             let feats = vgg.features(&styled, &STYLE_TAPS);
             let loss_c = content_loss(&feats[3], &target.narrow(0, first, n));
             let loss_s = style_loss(&StyleCode::from_features(&feats), &code.narrow(first, n));
             let mut total = &loss_c * cfg.content_weight + &loss_s * cfg.style_weight;
             if adv_w > 0.0 {
-                let loss_adv = hinge_g(&d.forward(&diff_augment(&styled), false));
+                let loss_adv = hinge_g(&d.forward(&styled, vgg, false));
                 l.adv_g = loss_adv.double_value(&[]);
                 total = total + loss_adv * adv_w;
             }
