@@ -363,7 +363,6 @@ fn residual(x: &Tensor, r0: &Conv, r1: &Conv) -> Tensor {
     relu_(y)
 }
 
-
 /// Per-channel mean and std over H and W, as `adain::mean_std`, reading a channels-last tensor
 /// in its own order: reduced over (N, H*W, C) it is a contiguous reduction, where reducing
 /// H and W of the NCHW view strides through memory (measured 9 ms for the three levels at 512

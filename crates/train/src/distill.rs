@@ -320,11 +320,18 @@ impl Distiller {
             let out_feats = self.vgg.features(&out_full, &STYLE_TAPS);
             if cfg.perceptual_weight > 0.0 || cfg.texture_weight > 0.0 {
                 let teacher_feats = tch::no_grad(|| self.vgg.features(&cut_margin(&rows(&teacher_out), border), &STYLE_TAPS));
-                let loss_p = feature_loss(&out_feats, &teacher_feats, &STYLE_TAPS);
-                let loss_t = covariance_loss(&out_feats, &teacher_feats, &STYLE_TAPS);
-                l.perceptual = loss_p.double_value(&[]);
-                l.texture = loss_t.double_value(&[]);
-                total = total + loss_p * cfg.perceptual_weight + loss_t * cfg.texture_weight;
+                // Each term only where its weight is on: stages B-D have no texture term, and
+                // its covariances at four taps (and their backward pass) are not free.
+                if cfg.perceptual_weight > 0.0 {
+                    let loss_p = feature_loss(&out_feats, &teacher_feats, &STYLE_TAPS);
+                    l.perceptual = loss_p.double_value(&[]);
+                    total = total + loss_p * cfg.perceptual_weight;
+                }
+                if cfg.texture_weight > 0.0 {
+                    let loss_t = covariance_loss(&out_feats, &teacher_feats, &STYLE_TAPS);
+                    l.texture = loss_t.double_value(&[]);
+                    total = total + loss_t * cfg.texture_weight;
+                }
             }
             if cfg.content_weight > 0.0 || cfg.style_weight > 0.0 {
                 let code = tch::no_grad(|| StyleCode::from_images(&self.vgg, &paintings_full));

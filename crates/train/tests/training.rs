@@ -219,7 +219,7 @@ fn both_discriminator_kinds_separate_stripes_from_smooth_noise() {
         }
         // Through DiffAugment, as in training (a cutout can hide a patch's stripes).
         let acc = tch::no_grad(|| stylize_model::losses::d_accuracy(&d.forward(&stripes(16), &vgg, false), &d.forward(&smooth(16), &vgg, false)));
-        assert!(acc > 0.9, "{kind:?}: held-out accuracy {acc}");
+        assert!(acc > 0.95, "{kind:?}: held-out accuracy {acc}");
     }
 }
 
