@@ -1,8 +1,10 @@
 //! A deception-style proxy for "looks like the artist": logistic regression on VGG16 style
-//! features (per-channel mean and std at relu1_1..relu4_1, the code AdaIN works with), trained
-//! on real paintings of one artist against other artists' paintings and then applied to
-//! stylized outputs. A proxy only: it sees the statistics a style code carries, not
-//! composition or subject; its accuracy on held-out real paintings says how far to trust it.
+//! features, trained on real paintings of one artist against other artists' paintings and
+//! then applied to stylized outputs. Two kinds of features: per-channel mean and std at
+//! relu1_1..relu4_1 (the code AdaIN works with, so an output painted with the artist's code
+//! has them by construction) and channel correlations (which AdaIN leaves to the decoder).
+//! A proxy only: it sees texture statistics, not composition or subject; its accuracy on
+//! held-out real paintings says how far to trust it.
 
 use stylize_model::StyleCode;
 use tch::nn::{self, Module, OptimizerConfig};
@@ -14,6 +16,35 @@ pub fn style_features(code: &StyleCode) -> Tensor {
     let n = code.means[0].size()[0];
     let parts: Vec<Tensor> = code.means.iter().chain(&code.stds).map(|t| t.to_kind(Kind::Float).view([n, -1])).collect();
     Tensor::cat(&parts, 1).clamp_min(0.0).log1p()
+}
+
+/// One feature row per image of what a style code does *not* carry: each level's channel
+/// correlation matrix (upper triangle) over positions, for the first `levels` of `feats`
+/// (each (N,C,H,W)). AdaIN sets every channel's mean and std to the style's, so a classifier
+/// on those calls any output painted with the artist's code the artist's; correlations are
+/// unchanged by a per-channel scale and shift, so they read the texture the decoder drew.
+pub fn correlation_features(feats: &[Tensor], levels: usize) -> Tensor {
+    let n = feats[0].size()[0];
+    let parts: Vec<Tensor> = feats[..levels]
+        .iter()
+        .map(|f| {
+            let c = f.size()[1];
+            let x = f.to_kind(Kind::Double).view([n, c, -1]);
+            let x = &x - x.mean_dim(&[2i64][..], true, Kind::Double);
+            // A dead channel (constant) correlates with nothing rather than dividing by zero.
+            let x = &x / x.square().sum_dim_intlist(&[2i64][..], true, Kind::Double).sqrt().clamp_min(1e-12);
+            let corr = x.matmul(&x.transpose(1, 2));
+            let (rows, cols) = upper_triangle(c);
+            corr.index(&[None, Some(rows), Some(cols)]).to_kind(Kind::Float)
+        })
+        .collect();
+    Tensor::cat(&parts, 1)
+}
+
+/// Row and column indices of the strict upper triangle of a C x C matrix.
+fn upper_triangle(c: i64) -> (Tensor, Tensor) {
+    let idx = Tensor::triu_indices(c, c, 1, (Kind::Int64, Device::Cpu));
+    (idx.get(0), idx.get(1))
 }
 
 /// Training settings; the defaults fit a few hundred rows of ~2,000 features.
@@ -117,6 +148,29 @@ mod tests {
         let truth: Vec<bool> = (0..200).map(|i| i % 2 == 0).collect();
         let acc = accuracy(&c.predict(&fresh), &truth);
         assert!((0.35..0.65).contains(&acc), "chance on labels that mean nothing: {acc}");
+    }
+
+    #[test]
+    fn correlations_ignore_a_channels_scale_and_shift_and_see_its_pairing() {
+        let opts = (Kind::Float, Device::Cpu);
+        tch::manual_seed(5);
+        let f = Tensor::randn([2, 3, 8, 8], opts);
+        let base = correlation_features(&[f.shallow_clone()], 1);
+        assert_eq!(base.size(), [2, 3]);
+        // What AdaIN does (each channel scaled and shifted) leaves every correlation as it was.
+        let scale = Tensor::from_slice(&[3.0f32, 0.5, 7.0]).view([1, 3, 1, 1]);
+        let adain = &f * &scale + 2.0;
+        assert!((correlation_features(&[adain], 1) - &base).abs().max().double_value(&[]) < 1e-5);
+        // Channel 1 made a copy of channel 0 (scaled): their correlation is 1; negated, -1.
+        let paired = Tensor::cat(&[f.narrow(1, 0, 1), f.narrow(1, 0, 1) * 4.0, f.narrow(1, 2, 1)], 1);
+        assert!((correlation_features(&[paired.shallow_clone()], 1).double_value(&[0, 0]) - 1.0).abs() < 1e-5);
+        let opposed = Tensor::cat(&[f.narrow(1, 0, 1), -f.narrow(1, 0, 1), f.narrow(1, 2, 1)], 1);
+        assert!((correlation_features(&[opposed], 1).double_value(&[1, 0]) + 1.0).abs() < 1e-5);
+        // Two levels: 3 + 6 pairs; a constant channel correlates with nothing.
+        let g = Tensor::cat(&[Tensor::ones([2, 1, 4, 4], opts), Tensor::randn([2, 3, 4, 4], opts)], 1);
+        let both = correlation_features(&[f, g], 2);
+        assert_eq!(both.size(), [2, 9]);
+        assert!(both.narrow(1, 3, 3).abs().max().double_value(&[]) < 1e-6);
     }
 
     #[test]

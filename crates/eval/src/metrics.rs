@@ -259,16 +259,45 @@ pub fn score(vgg: &Vgg16, stlpips: &StLpips, out: &Tensor, pair: &Reference) -> 
     let (fp, fs) = (&pair.photo.vgg, pair.painting);
     Ok(tch::no_grad(|| {
         let fo = vgg.features(out, &STYLE_TAPS);
-        let frechet = CONTENT_TAPS.iter().enumerate().map(|(i, &tap)| feature_frechet(&fo[2 + i], &fs[2 + i], tap)).sum::<f64>() / 2.0;
+        let style = style_distances(&fo, fs);
         Scores {
             style_region: region_distance(&fo, &fs[..4], &pair.clusters, region_metric().min_share),
             content: content_distance(&fo[2..], &fp[..2]),
             st_lpips,
-            style_stats: stat_distance(&StyleCode::from_features(&fo), &StyleCode::from_features(&fs[..4])),
-            style_gram: gram_distance(&fo, &fs[..4]),
-            style_frechet: frechet,
+            style_stats: style.stats,
+            style_gram: style.gram,
+            style_frechet: style.frechet,
         }
     }))
+}
+
+/// The style part of [`Scores`], which needs no photo.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StyleDistances {
+    pub stats: f64,
+    pub gram: f64,
+    pub frechet: f64,
+}
+
+impl StyleDistances {
+    /// Mean of each distance over pairs.
+    pub fn mean(all: &[StyleDistances]) -> StyleDistances {
+        let n = all.len().max(1) as f64;
+        let avg = |f: fn(&StyleDistances) -> f64| all.iter().map(f).sum::<f64>() / n;
+        StyleDistances { stats: avg(|d| d.stats), gram: avg(|d| d.gram), frechet: avg(|d| d.frechet) }
+    }
+}
+
+/// Style distances of an image's STYLE_TAPS features `fo` to a painting's (`fs`, STYLE_TAPS
+/// first, as [`painting_features`] makes them): `stat_distance` and `gram_distance` over
+/// relu1_1..relu4_1, `feature_frechet` at relu3_1 and relu4_1 averaged.
+pub fn style_distances(fo: &[Tensor], fs: &[Tensor]) -> StyleDistances {
+    let frechet = CONTENT_TAPS.iter().enumerate().map(|(i, &tap)| feature_frechet(&fo[2 + i], &fs[2 + i], tap)).sum::<f64>() / 2.0;
+    StyleDistances {
+        stats: stat_distance(&StyleCode::from_features(&fo[..4]), &StyleCode::from_features(&fs[..4])),
+        gram: gram_distance(&fo[..4], &fs[..4]),
+        frechet,
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +313,23 @@ mod tests {
         let f = Tensor::rand([1, 4, 3, 3], (Kind::Float, tch::Device::Cpu));
         assert_eq!(content_distance(&[f.shallow_clone()], &[f.shallow_clone()]), 0.0);
         assert_eq!(gram_distance(&[f.shallow_clone()], &[f.shallow_clone()]), 0.0);
+    }
+
+    #[test]
+    fn style_distances_are_zero_to_itself_and_grow_with_a_shift() {
+        let opts = (Kind::Float, tch::Device::Cpu);
+        let f: Vec<Tensor> = (0..4).map(|_| Tensor::rand([1, 4, 6, 6], opts)).collect();
+        let same = style_distances(&f, &f);
+        assert!(same.stats.abs() < 1e-9 && same.gram.abs() < 1e-9 && same.frechet.abs() < 1e-6, "{same:?}");
+        // Every level's features +0.5: each distance positive, and larger for +1 (the Frechet
+        // distance, in units of relu3_1's and relu4_1's squared typical activation, 4x: it is
+        // the squared shift of the means when the covariances agree).
+        let shifted = |d: f64| f.iter().map(|t| t + d).collect::<Vec<_>>();
+        let (near, far) = (style_distances(&shifted(0.5), &f), style_distances(&shifted(1.0), &f));
+        assert!(near.stats > 0.1 && far.stats > near.stats && near.gram > 0.1 && far.gram > near.gram, "{near:?} {far:?}");
+        assert!(near.frechet > 0.0 && (far.frechet / near.frechet - 4.0).abs() < 1e-3, "{near:?} {far:?}");
+        let mean = StyleDistances::mean(&[near, far]);
+        assert!((mean.frechet - (near.frechet + far.frechet) / 2.0).abs() < 1e-12);
     }
 
     #[test]

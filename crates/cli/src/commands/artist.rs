@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use stylize_eval::classifier::{accuracy, style_features, Classifier, FitConfig};
-use stylize_eval::metrics::{painting_features, score, PhotoFeatures, Reference};
+use stylize_eval::classifier::{accuracy, correlation_features, style_features, Classifier, FitConfig};
+use stylize_eval::metrics::{painting_features, score, style_distances, PhotoFeatures, Reference, StyleDistances};
 use stylize_eval::{pooled_frechet, Scores, StLpips};
 use stylize_model::convert::rgb8_to_tensor;
 use stylize_model::style::STYLE_TAPS;
@@ -29,9 +29,11 @@ use crate::exit::BadInput;
 Each model paints the photos with the equal mix of the --artist paintings (what a fine-tune on
 them uses without --style). Reported per model: content (ST-LPIPS and VGG16 distance to the
 photo); style distances to each held-out painting, and the Frechet distance of all outputs
-pooled against all held-out paintings pooled; the share of outputs that a classifier (style
-statistics, this artist against the others) calls the artist's. The classifier's accuracy on
-held-out real paintings is reported with it. Writes report.json, report.md and sheet.png.")]
+pooled against all held-out paintings pooled; the share of outputs that each of two
+classifiers (this artist against the others, on style statistics and on channel correlations)
+calls the artist's, with each one's accuracy on held-out real paintings. The artist's training
+paintings and the others, scored as if they were outputs, are yardstick rows. Writes
+report.json, report.md and sheet.png.")]
 pub struct Args {
     /// Folder of photos to paint
     #[arg(long)]
@@ -62,6 +64,16 @@ pub struct Args {
     out: PathBuf,
 }
 
+/// The classifiers' two views of an image: what a style code carries (each channel's mean and
+/// std at relu1_1..relu4_1), which any output painted with the artist's code shares, and what
+/// it does not (the channels' correlations at relu1_1..relu3_1: the texture the decoder drew).
+const PROXIES: [&str; 2] = ["mean/std", "correlations"];
+
+/// `feats`: STYLE_TAPS features of one or more images -> one row each, per proxy.
+fn proxy_features(feats: &[Tensor]) -> [Tensor; 2] {
+    [style_features(&StyleCode::from_features(feats)), correlation_features(feats, 3)]
+}
+
 /// Paintings are read as `stylize run --style` reads them: longer side 512.
 const PAINTING_SIDE: u32 = 512;
 /// Classifier crops: this side, or the painting's short side if smaller.
@@ -74,13 +86,25 @@ struct ModelResult {
     held_out: Scores,
     /// All outputs pooled against all held-out paintings pooled, relu3_1 and relu4_1 averaged.
     pooled_frechet: f64,
-    /// Share of outputs the classifier calls the artist's, and its mean probability.
-    classified_as_artist: f64,
-    mean_artist_probability: f64,
+    /// Per classifier (in `PROXIES`' order): the share of outputs it calls the artist's, and
+    /// its mean probability.
+    classified_as_artist: Vec<f64>,
+    mean_artist_probability: Vec<f64>,
+}
+
+/// A yardstick for the models' rows: real paintings scored against the held-out ones by the
+/// same style distances, as if they were outputs.
+#[derive(Serialize)]
+struct PaintingsResult {
+    paintings: String,
+    /// Means over (painting, held-out painting) pairs.
+    held_out: StyleDistances,
+    pooled_frechet: f64,
 }
 
 #[derive(Serialize)]
 struct ClassifierReport {
+    features: &'static str,
     train_rows: usize,
     test_rows: usize,
     /// On held-out real paintings (their crops): the artist's held-out ones and every 4th other.
@@ -113,45 +137,54 @@ pub fn run(args: Args) -> Result<()> {
     let held_t = held_out.iter().map(|p| load(p, PAINTING_SIDE)).collect::<Result<Vec<_>>>()?;
     let others_t = others.iter().map(|p| load(p, PAINTING_SIDE)).collect::<Result<Vec<_>>>()?;
 
-    // The classifier: the artist's training paintings against 3 of every 4 others.
-    let features = |t: &Tensor, seed: u64| -> Tensor { Tensor::cat(&crops(t, args.crops, seed).iter().map(|c| style_features(&StyleCode::from_images(&vgg, c))).collect::<Vec<_>>(), 0) };
-    let (mut train_x, mut train_y, mut test_x, mut test_y) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // The classifiers: the artist's training paintings against 3 of every 4 others.
+    let features = |t: &Tensor, seed: u64| -> [Tensor; 2] {
+        let rows: Vec<[Tensor; 2]> = crops(t, args.crops, seed).iter().map(|c| proxy_features(&tch::no_grad(|| vgg.features(c, &STYLE_TAPS)))).collect();
+        [0, 1].map(|k| Tensor::cat(&rows.iter().map(|r| r[k].shallow_clone()).collect::<Vec<_>>(), 0))
+    };
+    let (mut train_x, mut train_y, mut test_x, mut test_y) = ([Vec::new(), Vec::new()], Vec::new(), [Vec::new(), Vec::new()], Vec::new());
     for (i, t) in artist_t.iter().enumerate() {
         let f = features(t, i as u64);
-        train_y.extend(vec![true; f.size()[0] as usize]);
-        train_x.push(f);
+        train_y.extend(vec![true; f[0].size()[0] as usize]);
+        train_x.iter_mut().zip(f).for_each(|(x, f)| x.push(f));
     }
     for (i, t) in others_t.iter().enumerate() {
         let f = features(t, 1000 + i as u64);
         let (x, y) = if i % 4 == 3 { (&mut test_x, &mut test_y) } else { (&mut train_x, &mut train_y) };
-        y.extend(vec![false; f.size()[0] as usize]);
-        x.push(f);
+        y.extend(vec![false; f[0].size()[0] as usize]);
+        x.iter_mut().zip(f).for_each(|(x, f)| x.push(f));
     }
     for (i, t) in held_t.iter().enumerate() {
         let f = features(t, 2000 + i as u64);
-        test_y.extend(vec![true; f.size()[0] as usize]);
-        test_x.push(f);
+        test_y.extend(vec![true; f[0].size()[0] as usize]);
+        test_x.iter_mut().zip(f).for_each(|(x, f)| x.push(f));
     }
     if !train_y.iter().any(|&y| !y) || !test_y.iter().any(|&y| !y) {
         return Err(BadInput(format!("{}: the classifier needs at least 4 other paintings (3 to learn, 1 to test)", args.others.display())).into());
     }
-    let classifier = Classifier::fit(&Tensor::cat(&train_x, 0), &train_y, &FitConfig::default());
-    let p_test = classifier.predict(&Tensor::cat(&test_x, 0));
-    let class_acc = |want: bool| {
-        let (p, y): (Vec<f64>, Vec<bool>) = p_test.iter().zip(&test_y).filter(|(_, &y)| y == want).map(|(p, y)| (*p, *y)).unzip();
-        accuracy(&p, &y)
-    };
-    let creport = ClassifierReport {
-        train_rows: train_y.len(),
-        test_rows: test_y.len(),
-        held_out_accuracy: accuracy(&p_test, &test_y),
-        held_out_accuracy_artist: class_acc(true),
-        held_out_accuracy_others: class_acc(false),
-    };
-    eprintln!(
-        "classifier: {} rows to learn; on {} held-out rows {:.3} right (the artist's {:.3}, others {:.3})",
-        creport.train_rows, creport.test_rows, creport.held_out_accuracy, creport.held_out_accuracy_artist, creport.held_out_accuracy_others
-    );
+    let (mut classifiers, mut creports) = (Vec::new(), Vec::new());
+    for (k, name) in PROXIES.iter().enumerate() {
+        let classifier = Classifier::fit(&Tensor::cat(&train_x[k], 0), &train_y, &FitConfig::default());
+        let p_test = classifier.predict(&Tensor::cat(&test_x[k], 0));
+        let class_acc = |want: bool| {
+            let (p, y): (Vec<f64>, Vec<bool>) = p_test.iter().zip(&test_y).filter(|(_, &y)| y == want).map(|(p, y)| (*p, *y)).unzip();
+            accuracy(&p, &y)
+        };
+        let c = ClassifierReport {
+            features: name,
+            train_rows: train_y.len(),
+            test_rows: test_y.len(),
+            held_out_accuracy: accuracy(&p_test, &test_y),
+            held_out_accuracy_artist: class_acc(true),
+            held_out_accuracy_others: class_acc(false),
+        };
+        eprintln!(
+            "classifier on {name}: {} rows to learn; on {} held-out rows {:.3} right (the artist's {:.3}, others {:.3})",
+            c.train_rows, c.test_rows, c.held_out_accuracy, c.held_out_accuracy_artist, c.held_out_accuracy_others
+        );
+        classifiers.push(classifier);
+        creports.push(c);
+    }
 
     // Every (photo, held-out painting) pair's features and regions, made once for all models
     // (the paintings' first four levels are STYLE_TAPS, pooled below too).
@@ -173,7 +206,7 @@ pub fn run(args: Args) -> Result<()> {
                 scores.push(score(&vgg, &stlpips, &out, pair)?);
             }
             let f = tch::no_grad(|| vgg.features(&out, &STYLE_TAPS));
-            p_artist.extend(classifier.predict(&style_features(&StyleCode::from_features(&f))));
+            p_artist.push(classifiers.iter().zip(proxy_features(&f)).map(|(c, x)| c.predict(&x)[0]).collect::<Vec<_>>());
             out_feats.push(f);
         }
         let pooled = [2usize, 3].iter().map(|&l| pooled_frechet(&layer(&out_feats, l), &layer(&painting_feats, l), STYLE_TAPS[l])).sum::<f64>() / 2.0;
@@ -181,14 +214,35 @@ pub fn run(args: Args) -> Result<()> {
             model: format!("{} ({}, {} steps)", model_name(&model_dir), info.kind, info.steps),
             held_out: Scores::mean(&scores),
             pooled_frechet: pooled,
-            classified_as_artist: p_artist.iter().filter(|&&p| p > 0.5).count() as f64 / p_artist.len() as f64,
-            mean_artist_probability: p_artist.iter().sum::<f64>() / p_artist.len() as f64,
+            classified_as_artist: (0..PROXIES.len()).map(|k| p_artist.iter().filter(|p| p[k] > 0.5).count() as f64 / p_artist.len() as f64).collect(),
+            mean_artist_probability: (0..PROXIES.len()).map(|k| p_artist.iter().map(|p| p[k]).sum::<f64>() / p_artist.len() as f64).collect(),
         };
         eprintln!(
-            "{:<40} st-lpips {:.3}  content {:.3}  held-out stats {:.3} gram {:.3} frechet {:.3}  pooled {:.3}  as the artist {:.2}",
-            r.model, r.held_out.st_lpips, r.held_out.content, r.held_out.style_stats, r.held_out.style_gram, r.held_out.style_frechet, r.pooled_frechet, r.classified_as_artist
+            "{:<40} st-lpips {:.3}  content {:.3}  held-out stats {:.3} gram {:.3} frechet {:.3}  pooled {:.3}  as the artist {:.2} / {:.2}",
+            r.model, r.held_out.st_lpips, r.held_out.content, r.held_out.style_stats, r.held_out.style_gram, r.held_out.style_frechet, r.pooled_frechet, r.classified_as_artist[0], r.classified_as_artist[1]
         );
         results.push(r);
+    }
+
+    // How far the artist's own other paintings are from the held-out ones, and everyone
+    // else's: a model painting "as the artist" cannot be expected to come much closer than
+    // the first.
+    let yardstick = |set: &[PathBuf], paintings: &str| -> Result<PaintingsResult> {
+        // At the outputs' size, as they are scored.
+        let feats = set.iter().map(|p| Ok(painting_features(&vgg, &load(p, args.size)?))).collect::<Result<Vec<_>>>()?;
+        let all: Vec<StyleDistances> = feats.iter().flat_map(|f| painting_feats.iter().map(move |h| style_distances(f, h))).collect();
+        let pooled = [2usize, 3].iter().map(|&l| pooled_frechet(&layer(&feats, l), &layer(&painting_feats, l), STYLE_TAPS[l])).sum::<f64>() / 2.0;
+        Ok(PaintingsResult { paintings: paintings.to_string(), held_out: StyleDistances::mean(&all), pooled_frechet: pooled })
+    };
+    let yardsticks = vec![
+        yardstick(&artist, &format!("the artist's {} training paintings", artist.len()))?,
+        yardstick(&others, &format!("the {} other paintings", others.len()))?,
+    ];
+    for y in &yardsticks {
+        eprintln!(
+            "{:<40} held-out stats {:.3} gram {:.3} frechet {:.3}  pooled {:.3}",
+            y.paintings, y.held_out.stats, y.held_out.gram, y.held_out.frechet, y.pooled_frechet
+        );
     }
 
     std::fs::create_dir_all(&args.out).map_err(|e| BadInput(format!("{}: cannot create the report folder: {e}", args.out.display())))?;
@@ -199,11 +253,12 @@ pub fn run(args: Args) -> Result<()> {
         "artist": artist.iter().map(name).collect::<Vec<_>>(),
         "held_out": held_out.iter().map(name).collect::<Vec<_>>(),
         "others": others.iter().map(name).collect::<Vec<_>>(),
-        "classifier": creport,
+        "classifiers": creports,
         "models": results,
+        "yardsticks": yardsticks,
     });
     stylize_model::model_dir::write_atomic(&args.out.join("report.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    let md = markdown(&results, &creport, photos.len(), artist.len(), held_out.len(), args.size);
+    let md = markdown(&results, &yardsticks, &creports, photos.len(), artist.len(), held_out.len(), args.size);
     stylize_model::model_dir::write_atomic(&args.out.join("report.md"), md.as_bytes())?;
     let mut labels = vec!["photo".to_string()];
     labels.extend(args.model.iter().map(|m| model_name(&super::run::model_dir(Some(m)))));
@@ -231,19 +286,33 @@ fn crops(t: &Tensor, n: usize, seed: u64) -> Vec<Tensor> {
     out
 }
 
-fn markdown(results: &[ModelResult], c: &ClassifierReport, photos: usize, artist: usize, held_out: usize, size: u32) -> String {
+fn markdown(results: &[ModelResult], yardsticks: &[PaintingsResult], classifiers: &[ClassifierReport], photos: usize, artist: usize, held_out: usize, size: u32) -> String {
     let mut md = format!(
         "{photos} photos at {size} px, each painted with the equal mix of the artist's {artist} training paintings; \
          compared with the artist's {held_out} held-out paintings.\n\n\
-         | model | ST-LPIPS to the photo | content distance | held-out: mean/std | held-out: Gram | held-out: Frechet | pooled Frechet | called the artist's | mean P(artist) |\n\
-         |---|---|---|---|---|---|---|---|---|\n"
+         | model | ST-LPIPS to the photo | content distance | held-out: mean/std | held-out: Gram | held-out: Frechet | pooled Frechet | called the artist's: mean/std | mean P | called the artist's: correlations | mean P |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for r in results {
         let s = &r.held_out;
         md += &format!(
-            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} |\n",
-            r.model, s.st_lpips, s.content, s.style_stats, s.style_gram, s.style_frechet, r.pooled_frechet, r.classified_as_artist, r.mean_artist_probability
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            r.model,
+            s.st_lpips,
+            s.content,
+            s.style_stats,
+            s.style_gram,
+            s.style_frechet,
+            r.pooled_frechet,
+            r.classified_as_artist[0],
+            r.mean_artist_probability[0],
+            r.classified_as_artist[1],
+            r.mean_artist_probability[1]
         );
+    }
+    for y in yardsticks {
+        let d = &y.held_out;
+        md += &format!("| *{} (yardstick)* | | | {:.3} | {:.3} | {:.3} | {:.3} | | | | |\n", y.paintings, d.stats, d.gram, d.frechet, y.pooled_frechet);
     }
     if let Some(parent) = results.first() {
         let change = |a: f64, b: f64| 100.0 * (a - b) / b.abs().max(1e-12);
@@ -262,14 +331,18 @@ fn markdown(results: &[ModelResult], c: &ClassifierReport, photos: usize, artist
         }
         md += "\n";
     }
-    md += &format!(
-        "\nThe classifier (logistic regression on VGG16 mean/std statistics, {} rows: whole paintings and random 256 px crops) \
-         is right on {:.0}% of {} held-out real rows (the artist's {:.0}%, others' {:.0}%). A proxy: it sees style statistics only.\n",
-        c.train_rows,
-        100.0 * c.held_out_accuracy,
-        c.test_rows,
-        100.0 * c.held_out_accuracy_artist,
-        100.0 * c.held_out_accuracy_others
-    );
+    md += "\nThe classifiers (logistic regression, this artist against the others; rows: whole paintings and random 256 px crops) are proxies: \
+           the one on mean/std reads what the style code carries, which every model here is given; the one on correlations reads what it does not.\n";
+    for c in classifiers {
+        md += &format!(
+            "- on {}: {} rows to learn; right on {:.0}% of {} held-out real rows (the artist's {:.0}%, others' {:.0}%).\n",
+            c.features,
+            c.train_rows,
+            100.0 * c.held_out_accuracy,
+            c.test_rows,
+            100.0 * c.held_out_accuracy_artist,
+            100.0 * c.held_out_accuracy_others
+        );
+    }
     md
 }
