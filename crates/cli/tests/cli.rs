@@ -311,6 +311,51 @@ fn eval_scores_every_method_and_writes_its_report() {
 }
 
 #[test]
+fn eval_artist_compares_models_and_scores_real_paintings_as_yardsticks() {
+    // The wave plays the artist, learnt and held out at once (the same file), so the
+    // artist's yardstick row must be exactly 0; the other two sample paintings and copies of
+    // them are the others (the classifier keeps every 4th for its test).
+    let dir = tempfile::tempdir().unwrap();
+    let folder = |name: &str, files: &[(&str, PathBuf)]| -> String {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        for (to, from) in files {
+            std::fs::copy(from, d.join(to)).unwrap();
+        }
+        d.display().to_string()
+    };
+    let (lion, ramparts) = (data("paintings/durer_lion.jpg"), data("paintings/bazille_ramparts.jpg"));
+    let photos = folder("photos", &[("cat.jpg", data("photos/cat.jpg"))]);
+    let artist = folder("artist", &[("wave.jpg", PathBuf::from(wave()))]);
+    let held_out = folder("held-out", &[("wave.jpg", PathBuf::from(wave()))]);
+    let others = folder("others", &[("a.jpg", lion.clone()), ("b.jpg", ramparts.clone()), ("c.jpg", lion), ("d.jpg", ramparts)]);
+    let out = dir.path().join("report");
+    // At --size 512, the size paintings are read at, so the yardstick sees the same tensor.
+    let args = ["eval-artist", "--content", &photos, "--artist", &artist, "--held-out", &held_out, "--photos", "1", "--size", "512", "--crops", "2"];
+    let o = stylize(&[&args[..], &["--others", &others, "--model", "default", "--model", "default", "--out", out.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let models = report["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    assert_eq!(models[0]["held_out"], models[1]["held_out"], "one model twice scores the same");
+    assert_eq!(models[0]["classified_as_artist"].as_array().unwrap().len(), 2, "a share per classifier");
+    let classifiers: Vec<&str> = report["classifiers"].as_array().unwrap().iter().map(|c| c["features"].as_str().unwrap()).collect();
+    assert_eq!(classifiers, ["mean/std", "correlations"]);
+    let yard = report["yardsticks"].as_array().unwrap();
+    let (own, rest) = (&yard[0]["held_out"], &yard[1]["held_out"]);
+    for k in ["stats", "gram", "frechet"] {
+        assert!(own[k].as_f64().unwrap().abs() < 1e-9, "the held-out painting against itself: {own}");
+        assert!(rest[k].as_f64().unwrap() > 0.01, "other paintings are not the wave: {rest}");
+    }
+    assert!(yard[0]["pooled_frechet"].as_f64().unwrap().abs() < 1e-6 && yard[1]["pooled_frechet"].as_f64().unwrap() > 0.01, "{yard:?}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("(yardstick)") && md.contains("held-out mean/std +0.0%"), "{md}");
+    // Too few others for the classifier's test: one line, exit 2.
+    let two = folder("two", &[("a.jpg", data("paintings/durer_lion.jpg")), ("b.jpg", data("paintings/bazille_ramparts.jpg"))]);
+    assert_bad_input(&stylize(&[&args[..], &["--others", &two, "--model", "default", "--out", out.to_str().unwrap()]].concat()), "at least 4 other paintings");
+}
+
+#[test]
 fn train_rejects_bad_folders_and_configs() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty");
