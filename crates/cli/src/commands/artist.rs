@@ -225,8 +225,8 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     // How far the artist's own other paintings are from the held-out ones, and everyone
-    // else's: a model painting "as the artist" cannot be expected to come much closer than
-    // the first.
+    // else's: the scale the models' distances read on (an output painted with the
+    // collection's mean code can be nearer one canvas than the artist's other canvases are).
     let yardstick = |set: &[PathBuf], paintings: &str| -> Result<PaintingsResult> {
         // At the outputs' size, as they are scored.
         let feats = set.iter().map(|p| Ok(painting_features(&vgg, &load(p, args.size)?))).collect::<Result<Vec<_>>>()?;
