@@ -120,6 +120,10 @@ impl TomlConfig for TrainConfig {
         check(self.identity_every >= 1, "identity_every must be at least 1")?;
         check(self.decoder.width > 0.0, "decoder.width must be positive")?;
         check(!self.decoder.multilevel || self.decoder.width == 1.0, "decoder.multilevel needs decoder.width = 1.0")?;
+        check(
+            self.d_only_steps < self.steps,
+            &format!("{} steps leave none for the generator after d_only_steps = {} (the discriminator's warm-up)", self.steps, self.d_only_steps),
+        )?;
         Ok(())
     }
 }
@@ -165,6 +169,7 @@ mod tests {
         assert!(e.contains("stepz"), "{e}");
         assert!(TrainConfig::from_toml("crop = 100").unwrap_err().contains("multiple of 8"));
         assert!(TrainConfig::from_toml("min_short_side = 100").unwrap_err().contains("min_short_side"));
+        assert!(TrainConfig::from_toml("steps = 300\nd_only_steps = 300").unwrap_err().contains("d_only_steps = 300"));
         assert_eq!(TrainConfig::from_toml("min_short_side = 256\ncrop = 128").unwrap().min_zoom(), 0.5);
         assert_eq!(TrainConfig::default().min_zoom(), 1.0);
     }

@@ -64,9 +64,6 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(s) = args.run.steps {
         cfg.steps = s;
     }
-    if cfg.d_only_steps >= cfg.steps {
-        return Err(BadInput(format!("{} steps leave none for the generator after d_only_steps = {} (the discriminator's warm-up)", cfg.steps, cfg.d_only_steps)).into());
-    }
     if args.run.resume && args.from.is_some() {
         return Err(BadInput("--from starts a fine-tune; --resume continues one (its parent is in the checkpoint)".into()).into());
     }
