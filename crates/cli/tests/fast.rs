@@ -31,13 +31,14 @@ fn an_interrupted_distillation_resumes_to_the_same_weights() {
     let log = std::fs::read_to_string(resumed.join("log.csv")).unwrap();
     assert_eq!(log.lines().count(), 1 + 4, "one log row per step, none repeated: {log}");
 
-    // The 1/2 skip added on resume (`[fast] skip2 = true`) starts at zero: it changes neither
-    // the output nor any other weight's gradient, so after one more step every other weight is
-    // the straight run's, and only the skip has learnt.
+    // The 1/2 skip and a block at 1/4 added on resume (`[fast] skip2 = true`, `blocks4 = 1`)
+    // start as nothing and the identity: they change neither the output nor any other weight's
+    // gradient, so after one more step every other weight is the straight run's, and only the
+    // added parts have learnt.
     let straight = distill(dir.path(), "straight3", &["--steps", "3"]);
     distill(dir.path(), "skip2", &["--steps", "2"]);
     let cfg = dir.path().join("skip2.toml");
-    std::fs::write(&cfg, std::fs::read_to_string(dir.path().join("tiny.toml")).unwrap() + "[fast]\nchannels = [16, 48, 96]\nskip2 = true\n").unwrap();
+    std::fs::write(&cfg, std::fs::read_to_string(dir.path().join("tiny.toml")).unwrap() + "[fast]\nchannels = [16, 48, 96]\nskip2 = true\nblocks4 = 1\n").unwrap();
     let skip2 = dir.path().join("skip2");
     let o = stylize(&[
         "distill", "--content", &sample("photos"), "--style", &sample("paintings"), "--teacher", "default", "--config", cfg.to_str().unwrap(),
@@ -46,11 +47,11 @@ fn an_interrupted_distillation_resumes_to_the_same_weights() {
     assert!(o.status.success(), "{}", stderr(&o));
     let tensors = |run: &Path| tch::Tensor::read_safetensors(run.join("model/generator.safetensors")).unwrap().into_iter().collect::<std::collections::HashMap<_, _>>();
     let (plain, with) = (tensors(&straight), tensors(&skip2));
-    assert_eq!(with.len(), plain.len() + 2, "the skip's weight and bias");
+    assert_eq!(with.len(), plain.len() + 2 + 4, "the skip's weight and bias, the block's two convs'");
     for (name, t) in &with {
         match plain.get(name) {
             Some(p) => assert!(p.equal(t), "{name} differs"),
-            None => assert!(name.contains("skip2") && t.abs().max().double_value(&[]) > 0.0, "{name}"),
+            None => assert!((name.contains("skip2") || name.contains("block4_0")) && t.abs().max().double_value(&[]) > 0.0, "{name}"),
         }
     }
 }
@@ -84,6 +85,22 @@ fn distill_from_a_fast_model_starts_from_it_and_remembers_its_paintings() {
     let png = dir.path().join("cat.png");
     let o = stylize(&["run", &sample("photos/cat.jpg"), "--model", model.to_str().unwrap(), "--size", "64", "-o", png.to_str().unwrap()]);
     assert!(o.status.success() && png.exists(), "{}", stderr(&o));
+    // A config that grows the start (a block at 1/4, which starts as the identity) keeps the
+    // new part, and at learning rate 0 the grown student paints exactly as its start.
+    let grow = dir.path().join("grow.toml");
+    std::fs::write(&grow, std::fs::read_to_string(&still).unwrap() + "[fast]\nchannels = [16, 48, 96]\nblocks4 = 1\n").unwrap();
+    let grown = dir.path().join("grown");
+    let o = run(&["--from", start.to_str().unwrap(), "--config", grow.to_str().unwrap(), "--steps", "1", "--out", grown.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(grown.join("model/model.json")).unwrap()).unwrap();
+    assert_eq!(info["fast"]["blocks4"].as_u64(), Some(1), "{info}");
+    let paint = |m: &Path, name: &str| {
+        let png = dir.path().join(name);
+        let o = stylize(&["run", &sample("photos/cat.jpg"), "--style", &sample("paintings/hokusai_great_wave.jpg"), "--model", m.to_str().unwrap(), "--size", "96", "-o", png.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        load_rgb(&png)
+    };
+    assert!(paint(&start, "start.png") == paint(&grown.join("model"), "grown.png"), "the grown student paints otherwise");
     // A VGG16 model cannot be a student's start; --from does not go with --resume.
     assert_bad_input(&run(&["--from", "default", "--out", dir.path().join("vgg").to_str().unwrap()]), "a fast model is needed here");
     assert_bad_input(&run(&["--from", start.to_str().unwrap(), "--resume", "--out", out.to_str().unwrap()]), "--from starts a run");

@@ -147,6 +147,8 @@ pub struct Scores {
     pub style_gram: f64,
     /// `feature_frechet` at relu3_1 and relu4_1, averaged.
     pub style_frechet: f64,
+    /// The two terms of `style_frechet`: at relu3_1 (the 1/4 scale) and at relu4_1 (1/8).
+    pub style_frechet_taps: [f64; 2],
     /// `region_distance` over relu1_1..relu4_1 (regions as `--semantic` finds them).
     pub style_region: f64,
 }
@@ -162,6 +164,7 @@ impl Scores {
             style_stats: avg(|s| s.style_stats),
             style_gram: avg(|s| s.style_gram),
             style_frechet: avg(|s| s.style_frechet),
+            style_frechet_taps: [avg(|s| s.style_frechet_taps[0]), avg(|s| s.style_frechet_taps[1])],
             style_region: avg(|s| s.style_region),
         }
     }
@@ -267,6 +270,7 @@ pub fn score(vgg: &Vgg16, stlpips: &StLpips, out: &Tensor, pair: &Reference) -> 
             style_stats: style.stats,
             style_gram: style.gram,
             style_frechet: style.frechet,
+            style_frechet_taps: style.frechet_taps,
         }
     }))
 }
@@ -277,6 +281,8 @@ pub struct StyleDistances {
     pub stats: f64,
     pub gram: f64,
     pub frechet: f64,
+    /// `frechet`'s terms at relu3_1 and relu4_1.
+    pub frechet_taps: [f64; 2],
 }
 
 impl StyleDistances {
@@ -284,7 +290,7 @@ impl StyleDistances {
     pub fn mean(all: &[StyleDistances]) -> StyleDistances {
         let n = all.len().max(1) as f64;
         let avg = |f: fn(&StyleDistances) -> f64| all.iter().map(f).sum::<f64>() / n;
-        StyleDistances { stats: avg(|d| d.stats), gram: avg(|d| d.gram), frechet: avg(|d| d.frechet) }
+        StyleDistances { stats: avg(|d| d.stats), gram: avg(|d| d.gram), frechet: avg(|d| d.frechet), frechet_taps: [avg(|d| d.frechet_taps[0]), avg(|d| d.frechet_taps[1])] }
     }
 }
 
@@ -292,11 +298,12 @@ impl StyleDistances {
 /// first, as [`painting_features`] makes them): `stat_distance` and `gram_distance` over
 /// relu1_1..relu4_1, `feature_frechet` at relu3_1 and relu4_1 averaged.
 pub fn style_distances(fo: &[Tensor], fs: &[Tensor]) -> StyleDistances {
-    let frechet = CONTENT_TAPS.iter().enumerate().map(|(i, &tap)| feature_frechet(&fo[2 + i], &fs[2 + i], tap)).sum::<f64>() / 2.0;
+    let frechet_taps = [0, 1].map(|i| feature_frechet(&fo[2 + i], &fs[2 + i], CONTENT_TAPS[i]));
     StyleDistances {
+        frechet_taps,
         stats: stat_distance(&StyleCode::from_features(&fo[..4]), &StyleCode::from_features(&fs[..4])),
         gram: gram_distance(&fo[..4], &fs[..4]),
-        frechet,
+        frechet: (frechet_taps[0] + frechet_taps[1]) / 2.0,
     }
 }
 

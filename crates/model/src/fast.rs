@@ -40,18 +40,35 @@ pub struct FastConfig {
     /// to a trained student without changing its output.
     #[serde(default)]
     pub skip2: bool,
+    /// Residual blocks at 1/4 after the decoder's 1/4 stage: depth where the teacher's decoder
+    /// paints (four 256-channel convs at relu3_1's resolution, against one 48-channel conv
+    /// here). Each block's second conv starts at zero, so blocks can be added to a trained
+    /// student without changing its output.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub blocks4: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Default for FastConfig {
     fn default() -> Self {
-        FastConfig { channels: [16, 48, 96], skip2: false }
+        FastConfig { channels: [16, 48, 96], skip2: false, blocks4: 0 }
     }
 }
 
 impl FastConfig {
-    /// The same network without the 1/2 skip: what a checkpoint made before it was added holds.
-    pub fn without_skip2(self) -> Self {
-        FastConfig { skip2: false, ..self }
+    /// Whether `self` is `from` with parts added that start at zero (the 1/2 skip, blocks at
+    /// 1/4): a student of `from`'s shape continues in it with the same output.
+    pub fn grows(&self, from: &FastConfig) -> bool {
+        self.channels == from.channels && (self.skip2 || !from.skip2) && self.blocks4 >= from.blocks4
+    }
+
+    /// Whether the variable `name` belongs to a part [`FastConfig::grows`] may add: a
+    /// checkpoint or model without it continues with the variable as initialised.
+    pub fn is_grown_part(name: &str) -> bool {
+        name.starts_with("decoder.skip2") || name.starts_with("decoder.block4_")
     }
 }
 
@@ -73,6 +90,12 @@ impl Conv {
     fn zeroed(vs: nn::Path, cin: i64, cout: i64) -> Conv {
         let zero = nn::ConvConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), ..Default::default() };
         Conv { conv: nn::conv2d(vs, cin, cout, 1, zero), cin, cout, k: 1, stride: 1 }
+    }
+
+    /// A 3x3 conv (zero padding) whose weights and bias start at zero.
+    fn zeroed3(vs: nn::Path, cin: i64, cout: i64) -> Conv {
+        let zero = nn::ConvConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), padding: 1, ..Default::default() };
+        Conv { conv: nn::conv2d(vs, cin, cout, 3, zero), cin, cout, k: 3, stride: 1 }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -136,6 +159,8 @@ struct Decoder {
     skip: Conv,
     /// The photo's 1/2 features likewise, if the config has them.
     skip2: Option<Conv>,
+    /// `blocks4` residual blocks at 1/4, after `mid[0]`; the second conv of each starts at zero.
+    blocks4: Vec<[Conv; 2]>,
 }
 
 impl Decoder {
@@ -147,6 +172,7 @@ impl Decoder {
             mid: [Conv::new(&vs / "mid4", c4, c4, 3, 1), Conv::new(&vs / "mid2", c2, c2, 3, 1)],
             skip: Conv::zeroed(&vs / "skip4", c4, c4),
             skip2: cfg.skip2.then(|| Conv::zeroed(&vs / "skip2", c2, c2)),
+            blocks4: (0..cfg.blocks4).map(|i| [Conv::new(&vs / format!("block4_{i}") / "conv0", c4, c4, 3, 1), Conv::zeroed3(&vs / format!("block4_{i}") / "conv1", c4, c4)]).collect(),
         }
     }
 
@@ -156,7 +182,8 @@ impl Decoder {
         let [m4, m2] = &self.mid;
         let (h8, w8, h4, w4, h2, w2) = (h / 8, w / 8, h / 4, w / 4, h / 2, w / 2);
         let skip2 = self.skip2.as_ref().map_or(0, |s| s.macs(h2, w2));
-        r0.macs(h8, w8) + r1.macs(h8, w8) + u8.macs(h8, w8) + u4.macs(h4, w4) + u2.macs(h2, w2) + m4.macs(h4, w4) + m2.macs(h2, w2) + self.skip.macs(h4, w4) + skip2
+        let blocks4: i64 = self.blocks4.iter().map(|[a, b]| a.macs(h4, w4) + b.macs(h4, w4)).sum();
+        r0.macs(h8, w8) + r1.macs(h8, w8) + u8.macs(h8, w8) + u4.macs(h4, w4) + u2.macs(h2, w2) + m4.macs(h4, w4) + m2.macs(h2, w2) + self.skip.macs(h4, w4) + skip2 + blocks4
     }
 }
 
@@ -297,7 +324,10 @@ impl FastNet {
         let (m, s) = norm(0, &x);
         let mut y = adain_affine(&x, &m, &s, &target.means[1], &target.stds[1]);
         let _ = y.g_add_(&d.skip.forward(&styled(f4, 1)));
-        let x = relu_(d.mid[0].forward(&relu_(y)));
+        let mut x = relu_(d.mid[0].forward(&relu_(y)));
+        for [b0, b1] in &d.blocks4 {
+            x = residual(&x, b0, b1);
+        }
         // 1/4 -> 1/2: the style's 1/2 statistics.
         let x = d.up[1].forward(&x).pixel_shuffle(2);
         if stop_at == Some(1) {
@@ -535,6 +565,41 @@ mod tests {
         });
         let (a, b) = tch::no_grad(|| (net.forward(&photo, &code, 1.0), with.forward(&photo, &code, 1.0)));
         assert!((a - b).abs().max().double_value(&[]) > 1e-4, "a non-zero skip changes the output");
+    }
+
+    #[test]
+    fn blocks_at_a_quarter_start_as_the_identity_and_grow_a_student() {
+        let (vs, net) = net();
+        let grown_cfg = FastConfig { blocks4: 2, ..FastConfig::default() };
+        assert!(grown_cfg.grows(&net.cfg) && !net.cfg.grows(&grown_cfg));
+        assert!(!FastConfig { channels: [16, 48, 128], ..grown_cfg }.grows(&net.cfg));
+        let vs2 = nn::VarStore::new(Device::Cpu);
+        let grown = FastNet::new(&vs2.root(), grown_cfg);
+        // Two blocks of two 48 -> 48 3x3 convs: the parameters and multiply-adds they add.
+        assert_eq!(parameters(&vs2, Some("decoder")) - parameters(&vs, Some("decoder")), 4 * (48 * 48 * 9 + 48));
+        assert_eq!(grown.macs(64, 64) - net.macs(64, 64), 4 * 48 * 48 * 9 * 16 * 16);
+        let added: Vec<String> = vs2.variables().into_keys().filter(|k| !vs.variables().contains_key(k)).collect();
+        assert!(added.len() == 8 && added.iter().all(|k| FastConfig::is_grown_part(k)), "{added:?}");
+        tch::no_grad(|| {
+            for (k, mut v) in vs2.variables() {
+                if let Some(t) = vs.variables().get(&k) {
+                    v.copy_(t);
+                }
+            }
+        });
+        let photo = Tensor::rand([1, 3, 32, 40], (Kind::Float, Device::Cpu));
+        let code = net.style_code(&Tensor::rand([1, 3, 32, 32], (Kind::Float, Device::Cpu)));
+        let (a, b) = tch::no_grad(|| (net.forward(&photo, &code, 1.0), grown.forward(&photo, &code, 1.0)));
+        assert!((&a - &b).abs().max().double_value(&[]) < 1e-6, "zero blocks leave the output as it was");
+        tch::no_grad(|| {
+            for (k, mut v) in vs2.variables() {
+                if k.starts_with("decoder.block4_1.conv1") {
+                    let _ = v.fill_(0.01);
+                }
+            }
+        });
+        let c = tch::no_grad(|| grown.forward(&photo, &code, 1.0));
+        assert!((a - c).abs().max().double_value(&[]) > 1e-4, "a non-zero block changes the output");
     }
 
     #[test]

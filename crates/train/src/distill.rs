@@ -402,11 +402,13 @@ impl Distiller {
     pub fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
         let (_, step): (DistillConfig, u64) = checkpoint::read_meta(dir)?;
         let mut map = checkpoint::read_tensors(dir)?;
-        // The 1/2 skip added to a student trained without it (`[fast] skip2`): its conv, and
-        // Adam's moments for it, start at zero, so the student resumes exactly as it was.
+        // Parts added to a student trained without them (`FastConfig::grows`: the 1/2 skip,
+        // blocks at 1/4) keep their initial values, which leave the output as it was, and
+        // Adam's moments for them start at zero: the student resumes exactly as it was.
         for (k, v) in self.vs.variables() {
-            if k.starts_with("decoder.skip2") && !map.contains_key(&format!("s.{k}")) {
-                for key in [format!("s.{k}"), format!("opt.m.{k}"), format!("opt.v.{k}")] {
+            if FastConfig::is_grown_part(&k) && !map.contains_key(&format!("s.{k}")) {
+                map.insert(format!("s.{k}"), v.copy());
+                for key in [format!("opt.m.{k}"), format!("opt.v.{k}")] {
                     map.insert(key, v.zeros_like());
                 }
             }

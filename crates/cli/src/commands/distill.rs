@@ -41,9 +41,9 @@ pub fn run(args: Args) -> Result<()> {
     let mut cfg = if run.resume {
         let (old, _): (DistillConfig, u64) = checkpoint::read_meta(&ckpt_dir).with_context(|| format!("--resume: no checkpoint in {}", run.out.display()))?;
         match file_cfg {
-            // The one change of shape allowed: the 1/2 skip added (it starts at zero).
-            Some(new) if new.fast.without_skip2() != old.fast.without_skip2() || (old.fast.skip2 && !new.fast.skip2) || new.discriminator != old.discriminator => {
-                return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's (or only add skip2 = true)".into()).into());
+            // The one change of shape allowed: parts added that start at zero (FastConfig::grows).
+            Some(new) if !new.fast.grows(&old.fast) || new.discriminator != old.discriminator => {
+                return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's (or only add skip2 = true or more blocks4)".into()).into());
             }
             // Where the run started stays the checkpoint's.
             Some(new) => DistillConfig { from: old.from, ..new },
@@ -66,7 +66,10 @@ pub fn run(args: Args) -> Result<()> {
         Some(from) => {
             let dir = super::run::model_dir(Some(from));
             let (student, info) = stylize_model::model_dir::load_fast_model(&dir, Device::Cpu)?;
-            cfg.fast = student.net.cfg;
+            // The student's widths, unless the config grows it (parts that start at zero).
+            if !cfg.fast.grows(&student.net.cfg) {
+                cfg.fast = student.net.cfg;
+            }
             cfg.from = Some(from.display().to_string());
             eprintln!("starting from {} ({} steps)", dir.display(), info.steps);
             Some(student)
