@@ -46,6 +46,15 @@ pub struct FastConfig {
     /// student without changing its output.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub blocks4: u32,
+    /// The photo at full resolution into the output through a zero-initialised 3x3 conv: the
+    /// only full-resolution layer, so the output can keep the photo's finest edges, which the
+    /// last pixel shuffle from 1/2 otherwise draws blocky. Zero at first, as the 1/2 skip.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub photo_skip: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -54,21 +63,21 @@ fn is_zero(n: &u32) -> bool {
 
 impl Default for FastConfig {
     fn default() -> Self {
-        FastConfig { channels: [16, 48, 96], skip2: false, blocks4: 0 }
+        FastConfig { channels: [16, 48, 96], skip2: false, blocks4: 0, photo_skip: false }
     }
 }
 
 impl FastConfig {
-    /// Whether `self` is `from` with parts added that start at zero (the 1/2 skip, blocks at
+    /// Whether `self` is `from` with parts added that start at zero (the skips, blocks at
     /// 1/4): a student of `from`'s shape continues in it with the same output.
     pub fn grows(&self, from: &FastConfig) -> bool {
-        self.channels == from.channels && (self.skip2 || !from.skip2) && self.blocks4 >= from.blocks4
+        self.channels == from.channels && (self.skip2 || !from.skip2) && (self.photo_skip || !from.photo_skip) && self.blocks4 >= from.blocks4
     }
 
     /// Whether the variable `name` belongs to a part [`FastConfig::grows`] may add: a
     /// checkpoint or model without it continues with the variable as initialised.
     pub fn is_grown_part(name: &str) -> bool {
-        name.starts_with("decoder.skip2") || name.starts_with("decoder.block4_")
+        name.starts_with("decoder.skip2") || name.starts_with("decoder.block4_") || name.starts_with("decoder.photo_skip")
     }
 }
 
@@ -108,8 +117,9 @@ impl Conv {
     }
 }
 
-/// Features at 1/2, 1/4 and 1/8 of the input's resolution.
-pub struct Features(pub [Tensor; 3]);
+/// Features at 1/2, 1/4 and 1/8 of the input's resolution, and the input itself (centred on
+/// 0), which the photo skip reads at full resolution.
+pub struct Features(pub [Tensor; 3], pub Tensor);
 
 #[derive(Debug)]
 struct Encoder {
@@ -136,7 +146,7 @@ impl Encoder {
         let f2 = relu_(c0.forward(rgb));
         let f4 = relu_(c2.forward(&relu_(c1.forward(&f2))));
         let x = relu_(c3.forward(&f4));
-        Features([f2, f4, residual(&x, r0, r1)])
+        Features([f2, f4, residual(&x, r0, r1)], rgb.shallow_clone())
     }
 
     fn macs(&self, h: i64, w: i64) -> i64 {
@@ -161,6 +171,8 @@ struct Decoder {
     skip2: Option<Conv>,
     /// `blocks4` residual blocks at 1/4, after `mid[0]`; the second conv of each starts at zero.
     blocks4: Vec<[Conv; 2]>,
+    /// The photo into the output at full resolution (a 3x3 conv starting at zero), if the config has it.
+    photo_skip: Option<Conv>,
 }
 
 impl Decoder {
@@ -172,6 +184,7 @@ impl Decoder {
             mid: [Conv::new(&vs / "mid4", c4, c4, 3, 1), Conv::new(&vs / "mid2", c2, c2, 3, 1)],
             skip: Conv::zeroed(&vs / "skip4", c4, c4),
             skip2: cfg.skip2.then(|| Conv::zeroed(&vs / "skip2", c2, c2)),
+            photo_skip: cfg.photo_skip.then(|| Conv::zeroed3(&vs / "photo_skip", 3, 3)),
             blocks4: (0..cfg.blocks4).map(|i| [Conv::new(&vs / format!("block4_{i}") / "conv0", c4, c4, 3, 1), Conv::zeroed3(&vs / format!("block4_{i}") / "conv1", c4, c4)]).collect(),
         }
     }
@@ -183,7 +196,8 @@ impl Decoder {
         let (h8, w8, h4, w4, h2, w2) = (h / 8, w / 8, h / 4, w / 4, h / 2, w / 2);
         let skip2 = self.skip2.as_ref().map_or(0, |s| s.macs(h2, w2));
         let blocks4: i64 = self.blocks4.iter().map(|[a, b]| a.macs(h4, w4) + b.macs(h4, w4)).sum();
-        r0.macs(h8, w8) + r1.macs(h8, w8) + u8.macs(h8, w8) + u4.macs(h4, w4) + u2.macs(h2, w2) + m4.macs(h4, w4) + m2.macs(h2, w2) + self.skip.macs(h4, w4) + skip2 + blocks4
+        let photo = self.photo_skip.as_ref().map_or(0, |s| s.macs(h, w));
+        r0.macs(h8, w8) + r1.macs(h8, w8) + u8.macs(h8, w8) + u4.macs(h4, w4) + u2.macs(h2, w2) + m4.macs(h4, w4) + m2.macs(h2, w2) + self.skip.macs(h4, w4) + skip2 + blocks4 + photo
     }
 }
 
@@ -228,7 +242,7 @@ impl FastNet {
 
     /// A painting's style: the mean/std of the style encoder's features at the three levels.
     pub fn style_code(&self, rgb: &Tensor) -> StyleCode {
-        let Features(f) = self.style.forward(&(rgb - 0.5));
+        let Features(f, _) = self.style.forward(&(rgb - 0.5));
         StyleCode::from_features(&f)
     }
 
@@ -263,8 +277,8 @@ impl FastNet {
     pub fn semantic_style(&self, rgb: &Tensor) -> SemanticStyle {
         tch::no_grad(|| {
             let rgb = channels_last(rgb);
-            let Features(levels) = self.style.forward(&(&rgb - 0.5));
-            let Features([_, _, f8]) = self.encode(&rgb);
+            let Features(levels, _) = self.style.forward(&(&rgb - 0.5));
+            let Features([_, _, f8], _) = self.encode(&rgb);
             let code = StyleCode::from_features(&levels);
             SemanticStyle::new(levels.into_iter().collect(), vec![f8], code, (rgb.size()[2], rgb.size()[3]))
         })
@@ -306,7 +320,7 @@ impl FastNet {
     /// features just before normalisation. Tiling uses both to give every tile the whole
     /// image's statistics; semantic transfer normalises each region with its own.
     pub fn decode_with(&self, feats: &Features, own: &StyleCode, style: &StyleCode, strength: f64, norm: &StageNorm, stop_at: Option<usize>) -> Tensor {
-        let Features([_, f4, f8]) = feats;
+        let Features([_, f4, f8], input) = feats;
         let target = StyleCode::blend(own, style, strength);
         let d = &self.decoder;
         let norm = |k: usize, x: &Tensor| norm.at(k, x, stats);
@@ -339,8 +353,12 @@ impl FastNet {
             let _ = y.g_add_(&skip2.forward(&styled(&feats.0[0], 0)));
         }
         let x = relu_(d.mid[1].forward(&relu_(y)));
-        // 1/2 -> RGB at full resolution.
-        d.up[2].forward(&x).pixel_shuffle(2) + 0.5
+        // 1/2 -> RGB at full resolution, with the photo's own detail if the config has it.
+        let mut out = d.up[2].forward(&x).pixel_shuffle(2);
+        if let Some(photo_skip) = &d.photo_skip {
+            let _ = out.g_add_(&photo_skip.forward(input));
+        }
+        out + 0.5
     }
 
     /// The feature heads' predictions of VGG16's relu1_1..relu4_1 from the photo's features,
@@ -568,18 +586,19 @@ mod tests {
     }
 
     #[test]
-    fn blocks_at_a_quarter_start_as_the_identity_and_grow_a_student() {
+    fn blocks_at_a_quarter_and_the_photo_skip_start_as_nothing_and_grow_a_student() {
         let (vs, net) = net();
-        let grown_cfg = FastConfig { blocks4: 2, ..FastConfig::default() };
+        let grown_cfg = FastConfig { blocks4: 2, photo_skip: true, ..FastConfig::default() };
         assert!(grown_cfg.grows(&net.cfg) && !net.cfg.grows(&grown_cfg));
         assert!(!FastConfig { channels: [16, 48, 128], ..grown_cfg }.grows(&net.cfg));
         let vs2 = nn::VarStore::new(Device::Cpu);
         let grown = FastNet::new(&vs2.root(), grown_cfg);
-        // Two blocks of two 48 -> 48 3x3 convs: the parameters and multiply-adds they add.
-        assert_eq!(parameters(&vs2, Some("decoder")) - parameters(&vs, Some("decoder")), 4 * (48 * 48 * 9 + 48));
-        assert_eq!(grown.macs(64, 64) - net.macs(64, 64), 4 * 48 * 48 * 9 * 16 * 16);
+        // Two blocks of two 48 -> 48 3x3 convs and a 3 -> 3 one at full resolution: the
+        // parameters and multiply-adds they add.
+        assert_eq!(parameters(&vs2, Some("decoder")) - parameters(&vs, Some("decoder")), 4 * (48 * 48 * 9 + 48) + 3 * 3 * 9 + 3);
+        assert_eq!(grown.macs(64, 64) - net.macs(64, 64), 4 * 48 * 48 * 9 * 16 * 16 + 3 * 3 * 9 * 64 * 64);
         let added: Vec<String> = vs2.variables().into_keys().filter(|k| !vs.variables().contains_key(k)).collect();
-        assert!(added.len() == 8 && added.iter().all(|k| FastConfig::is_grown_part(k)), "{added:?}");
+        assert!(added.len() == 10 && added.iter().all(|k| FastConfig::is_grown_part(k)), "{added:?}");
         tch::no_grad(|| {
             for (k, mut v) in vs2.variables() {
                 if let Some(t) = vs.variables().get(&k) {
@@ -591,15 +610,20 @@ mod tests {
         let code = net.style_code(&Tensor::rand([1, 3, 32, 32], (Kind::Float, Device::Cpu)));
         let (a, b) = tch::no_grad(|| (net.forward(&photo, &code, 1.0), grown.forward(&photo, &code, 1.0)));
         assert!((&a - &b).abs().max().double_value(&[]) < 1e-6, "zero blocks leave the output as it was");
-        tch::no_grad(|| {
-            for (k, mut v) in vs2.variables() {
-                if k.starts_with("decoder.block4_1.conv1") {
-                    let _ = v.fill_(0.01);
+        // Each zero part made non-zero alone (the blocks' first convs are random from the start).
+        for part in ["decoder.block4_1.conv1", "decoder.photo_skip"] {
+            tch::no_grad(|| {
+                for (k, mut v) in vs2.variables() {
+                    if k.starts_with(part) {
+                        let _ = v.fill_(0.01);
+                    } else if FastConfig::is_grown_part(&k) && !k.contains(".conv0.") {
+                        let _ = v.zero_();
+                    }
                 }
-            }
-        });
-        let c = tch::no_grad(|| grown.forward(&photo, &code, 1.0));
-        assert!((a - c).abs().max().double_value(&[]) > 1e-4, "a non-zero block changes the output");
+            });
+            let c = tch::no_grad(|| grown.forward(&photo, &code, 1.0));
+            assert!((&a - c).abs().max().double_value(&[]) > 1e-4, "a non-zero {part} changes the output");
+        }
     }
 
     #[test]

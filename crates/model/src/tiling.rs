@@ -470,7 +470,7 @@ pub fn stylize_tiled_fast(
         let levels: &[usize] = if net.needs_level0(strength) { &[0, 1, 2] } else { &[1, 2] };
         let mut own: Vec<Moments> = (0..3).map(|_| Moments::new()).collect();
         for (i, t) in tiles.iter().enumerate() {
-            let Features(f) = encode(i);
+            let Features(f, _) = encode(i);
             for &l in levels {
                 own[l].add(&f[l], t, 2 << l);
             }
@@ -533,7 +533,7 @@ pub fn stylize_tiled_semantic_fast(
         // Pass 1: each region's statistics at the encoder's three levels.
         let mut regions: Vec<RegionMoments> = (0..3).map(|_| RegionMoments::default()).collect();
         for (i, t) in tiles.iter().enumerate() {
-            let Features(f) = encode(i);
+            let Features(f, _) = encode(i);
             for (l, (rm, f)) in regions.iter_mut().zip(&f).enumerate() {
                 let scale = 2 << l;
                 rm.add(&core_of(f, t, scale), &core_of(&memberships(t, scale), t, scale));

@@ -431,7 +431,7 @@ fn decode_at(net: &FastNet, feats: &Features, style: &StyleCode, strengths: &[f6
         .enumerate()
         .map(|(i, &s)| {
             let i = i as i64;
-            let f = Features(feats.0.each_ref().map(|t| t.narrow(0, i, 1)));
+            let f = Features(feats.0.each_ref().map(|t| t.narrow(0, i, 1)), feats.1.narrow(0, i, 1));
             let st = style.narrow(i, 1);
             net.decode(&f, &net.own_statistics(&f, &st, s), &st, s)
         })
