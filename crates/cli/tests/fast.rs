@@ -94,6 +94,9 @@ fn distill_from_a_fast_model_starts_from_it_and_remembers_its_paintings() {
     assert!(o.status.success(), "{}", stderr(&o));
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(grown.join("model/model.json")).unwrap()).unwrap();
     assert_eq!(info["fast"]["blocks4"].as_u64(), Some(1), "{info}");
+    // The run records what it grew (those variables learn at `grown_lr_scale` x the rate).
+    let grown_parts: Vec<&str> = info["train_config"]["grown"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(grown_parts, ["decoder.block4_0.conv0.bias", "decoder.block4_0.conv0.weight", "decoder.block4_0.conv1.bias", "decoder.block4_0.conv1.weight"]);
     let paint = |m: &Path, name: &str| {
         let png = dir.path().join(name);
         let o = stylize(&["run", &sample("photos/cat.jpg"), "--style", &sample("paintings/hokusai_great_wave.jpg"), "--model", m.to_str().unwrap(), "--size", "96", "-o", png.to_str().unwrap()]);

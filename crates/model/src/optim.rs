@@ -16,6 +16,8 @@ pub struct Adam {
     cfg: AdamConfig,
     step: i64,
     params: Vec<(String, Tensor)>,
+    /// Each parameter's learning rate as a multiple of `cfg.lr` (1 unless `scale_lr` set it).
+    lr_scales: Vec<f64>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
 }
@@ -28,7 +30,18 @@ impl Adam {
         let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let zeros = |p: &Vec<(String, Tensor)>| p.iter().map(|(_, t)| t.zeros_like()).collect();
-        Self { cfg, step: 0, m: zeros(&params), v: zeros(&params), params }
+        Self { cfg, step: 0, m: zeros(&params), v: zeros(&params), lr_scales: vec![1.0; params.len()], params }
+    }
+
+    /// The parameters `which` names learn at `factor` times the learning rate (the schedule
+    /// still applies): e.g. parts added to a trained network, which start at zero and would
+    /// barely move at a fine-tune's rate.
+    pub fn scale_lr(&mut self, which: impl Fn(&str) -> bool, factor: f64) {
+        for ((name, _), scale) in self.params.iter().zip(&mut self.lr_scales) {
+            if which(name) {
+                *scale = factor;
+            }
+        }
     }
 
     /// Changes the learning rate from the next step on (schedules); the moments carry over.
@@ -49,14 +62,14 @@ impl Adam {
         let bc1 = 1.0 - b1.powi(self.step as i32);
         let bc2 = 1.0 - b2.powi(self.step as i32);
         tch::no_grad(|| {
-            for (((_, p), m), v) in self.params.iter().zip(&self.m).zip(&self.v) {
+            for ((((_, p), m), v), scale) in self.params.iter().zip(&self.m).zip(&self.v).zip(&self.lr_scales) {
                 let g = p.grad();
                 if !g.defined() {
                     continue;
                 }
                 m.shallow_clone().copy_(&(m * b1 + &g * (1.0 - b1)));
                 v.shallow_clone().copy_(&(v * b2 + &g * &g * (1.0 - b2)));
-                let update = (m / bc1) / ((v / bc2).sqrt() + EPS) * lr;
+                let update = (m / bc1) / ((v / bc2).sqrt() + EPS) * (lr * scale);
                 let _ = p.shallow_clone().g_sub_(&update);
             }
         });
@@ -105,6 +118,18 @@ mod tests {
         for (g, want) in got.iter().zip([0.9f32, 1.1, 0.9]) {
             assert!((g - want).abs() < 1e-5, "{got:?}");
         }
+    }
+
+    #[test]
+    fn a_scaled_parameter_takes_a_scaled_step() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let (a, b) = (vs.root().var("a", &[1], nn::Init::Const(1.0)), (vs.root() / "grown").var("b", &[1], nn::Init::Const(1.0)));
+        let mut opt = Adam::new(&vs, AdamConfig { lr: 0.1, beta1: 0.9, beta2: 0.999 });
+        opt.scale_lr(|name| name.starts_with("grown."), 5.0);
+        opt.zero_grad();
+        (&a * 2.0 + &b * 2.0).sum(Kind::Float).backward();
+        opt.step();
+        assert!((a.double_value(&[0]) - 0.9).abs() < 1e-5 && (b.double_value(&[0]) - 0.5).abs() < 1e-5);
     }
 
     #[test]

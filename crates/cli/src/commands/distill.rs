@@ -45,8 +45,8 @@ pub fn run(args: Args) -> Result<()> {
             Some(new) if !new.fast.grows(&old.fast) || new.discriminator != old.discriminator => {
                 return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's (or only add skip2 = true or more blocks4)".into()).into());
             }
-            // Where the run started stays the checkpoint's.
-            Some(new) => DistillConfig { from: old.from, ..new },
+            // Where the run started, and what it grew, stay the checkpoint's.
+            Some(new) => DistillConfig { from: old.from, grown: old.grown, ..new },
             None => old,
         }
     } else {
@@ -70,6 +70,11 @@ pub fn run(args: Args) -> Result<()> {
             if !cfg.fast.grows(&student.net.cfg) {
                 cfg.fast = student.net.cfg;
             }
+            let shape = tch::nn::VarStore::new(Device::Cpu);
+            let _ = stylize_model::fast::FastNet::new(&shape.root(), cfg.fast);
+            let had = student.vs.variables();
+            cfg.grown = shape.variables().into_keys().filter(|k| !k.starts_with("heads.") && !had.contains_key(k)).collect();
+            cfg.grown.sort();
             cfg.from = Some(from.display().to_string());
             eprintln!("starting from {} ({} steps)", dir.display(), info.steps);
             Some(student)
