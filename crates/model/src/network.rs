@@ -10,7 +10,7 @@ use tch::{nn, Device, Tensor};
 use crate::fast::FastNet;
 use crate::model_dir::ModelKind;
 use crate::semantic::{Regions, SemanticConfig, SemanticStyle};
-use crate::tiling::{stylize_tiled, stylize_tiled_fast, stylize_tiled_semantic, stylize_tiled_semantic_fast, Rgb8, SemanticRequest, TileConfig, FAST_HALO};
+use crate::tiling::{stylize_tiled, stylize_tiled_fast, stylize_tiled_semantic, stylize_tiled_semantic_fast, Rgb8, SemanticRequest, TileConfig, fast_halo};
 use crate::{Generator, StyleCode, Vgg16};
 
 pub trait StyleNetwork {
@@ -124,12 +124,12 @@ impl StyleNetwork for FastNetwork {
     }
 
     fn stylize_tiled_semantic(&self, photo: Rgb8, request: SemanticRequest, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Option<Vec<u8>> {
-        let tiles = TileConfig { tile, halo: FAST_HALO, ..Default::default() };
+        let tiles = TileConfig { tile, halo: fast_halo(&self.net.cfg), ..Default::default() };
         Some(stylize_tiled_semantic_fast(&self.net, self.device(), photo, request, strength, &tiles, progress))
     }
 
     fn stylize_tiled(&self, photo: Rgb8, style: &StyleCode, strength: f64, tile: u32, progress: &mut dyn FnMut(usize, usize)) -> Vec<u8> {
-        let cfg = TileConfig { tile, halo: FAST_HALO, ..Default::default() };
+        let cfg = TileConfig { tile, halo: fast_halo(&self.net.cfg), ..Default::default() };
         stylize_tiled_fast(&self.net, self.device(), photo, style, strength, &cfg, progress)
     }
 }

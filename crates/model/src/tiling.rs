@@ -447,8 +447,15 @@ pub fn stylize_tiled_semantic(
 /// decoder 36 more, counted at full resolution); the halo is the next multiple of 8 past it.
 pub const FAST_HALO: u32 = 72;
 
+/// The halo a fast generator of `cfg`'s shape needs: [`FAST_HALO`], and 8 px more for each
+/// block at 1/4 (two 3x3 convs there reach 2 px, 8 px at full resolution). The photo skip
+/// reaches 1 px, inside the rest.
+pub fn fast_halo(cfg: &crate::fast::FastConfig) -> u32 {
+    FAST_HALO + 8 * cfg.blocks4
+}
+
 /// The fast generator tile by tile, with the whole image's statistics; same result as
-/// `FastNet::stylize` on the whole up to float rounding, if `cfg.halo` >= [`FAST_HALO`].
+/// `FastNet::stylize` on the whole up to float rounding, if `cfg.halo` >= [`fast_halo`].
 /// Nothing is kept between passes (the encoder is cheap: it runs again in each pass), so
 /// memory is one tile's. Returns HWC RGB pixels.
 pub fn stylize_tiled_fast(
@@ -509,7 +516,7 @@ pub fn stylize_tiled_fast(
 /// features), each region's statistics summed over all tiles at the encoder's three levels and
 /// then at each decoder stage, and each tile spreading them with its own cut of the
 /// memberships. Same result as `FastNet::stylize_semantic` up to float rounding, if
-/// `cfg.halo` >= [`FAST_HALO`].
+/// `cfg.halo` >= [`fast_halo`].
 pub fn stylize_tiled_semantic_fast(
     net: &FastNet,
     device: tch::Device,

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<()> {
         match file_cfg {
             // The one change of shape allowed: parts added that start at zero (FastConfig::grows).
             Some(new) if !new.fast.grows(&old.fast) || new.discriminator != old.discriminator => {
-                return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's (or only add skip2 = true or more blocks4)".into()).into());
+                return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's (or only add parts that start at zero: skip2, photo_skip, more blocks4)".into()).into());
             }
             // Where the run started, and what it grew, stay the checkpoint's.
             Some(new) => DistillConfig { from: old.from, grown: old.grown, ..new },
