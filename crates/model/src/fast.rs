@@ -486,6 +486,18 @@ mod tests {
         (vs, net)
     }
 
+    /// Copies every variable of `from` that `to` has too (a grown network's original parts).
+    fn copy_shared(from: &nn::VarStore, to: &nn::VarStore) {
+        let from = from.variables();
+        tch::no_grad(|| {
+            for (k, mut v) in to.variables() {
+                if let Some(t) = from.get(&k) {
+                    v.copy_(t);
+                }
+            }
+        });
+    }
+
     #[test]
     fn shapes_parameters_and_flops_are_within_the_budget() {
         let (vs, net) = net();
@@ -560,13 +572,7 @@ mod tests {
         let with = FastNet::new(&vs2.root(), FastConfig { skip2: true, ..FastConfig::default() });
         assert_eq!(parameters(&vs2, Some("decoder")) - parameters(&vs, Some("decoder")), 16 * 16 + 16);
         // The other weights copied: the same output, with the photo's own 1/2 statistics read.
-        tch::no_grad(|| {
-            for (k, mut v) in vs2.variables() {
-                if let Some(t) = vs.variables().get(&k) {
-                    v.copy_(t);
-                }
-            }
-        });
+        copy_shared(&vs, &vs2);
         let photo = Tensor::rand([1, 3, 32, 40], (Kind::Float, Device::Cpu));
         let code = net.style_code(&Tensor::rand([1, 3, 32, 32], (Kind::Float, Device::Cpu)));
         assert!(with.needs_level0(1.0) && !net.needs_level0(1.0));
@@ -599,13 +605,7 @@ mod tests {
         assert_eq!(grown.macs(64, 64) - net.macs(64, 64), 4 * 48 * 48 * 9 * 16 * 16 + 3 * 3 * 9 * 64 * 64);
         let added: Vec<String> = vs2.variables().into_keys().filter(|k| !vs.variables().contains_key(k)).collect();
         assert!(added.len() == 10 && added.iter().all(|k| FastConfig::is_grown_part(k)), "{added:?}");
-        tch::no_grad(|| {
-            for (k, mut v) in vs2.variables() {
-                if let Some(t) = vs.variables().get(&k) {
-                    v.copy_(t);
-                }
-            }
-        });
+        copy_shared(&vs, &vs2);
         let photo = Tensor::rand([1, 3, 32, 40], (Kind::Float, Device::Cpu));
         let code = net.style_code(&Tensor::rand([1, 3, 32, 32], (Kind::Float, Device::Cpu)));
         let (a, b) = tch::no_grad(|| (net.forward(&photo, &code, 1.0), grown.forward(&photo, &code, 1.0)));
