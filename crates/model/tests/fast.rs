@@ -28,8 +28,13 @@ fn crops(names: &[&str]) -> Tensor {
     Tensor::cat(&t, 0)
 }
 
+/// libtorch's random generator is one per process: each test that seeds it holds this while it
+/// draws, so a test running beside it on another thread does not change its draws.
+static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_short_distillation_from_the_shipped_model_lowers_the_loss() {
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(0);
     let vgg = common::vgg();
     let (teacher, _) = load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default"), Device::Cpu).unwrap();
@@ -80,6 +85,7 @@ fn fast_tiles_with_the_whole_images_statistics_equal_the_untiled_result() {
 
 fn fast_tiles_equal_the_untiled_result(shape: FastConfig, halo: u32) {
     use stylize_model::tiling::{stylize_tiled_fast, Rgb8, TileConfig};
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(3);
     let vs = nn::VarStore::new(Device::Cpu);
     let net = FastNet::new(&vs.root(), shape);
