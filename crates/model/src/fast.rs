@@ -74,10 +74,17 @@ impl FastConfig {
         self.channels == from.channels && (self.skip2 || !from.skip2) && (self.photo_skip || !from.photo_skip) && self.blocks4 >= from.blocks4
     }
 
-    /// Whether the variable `name` belongs to a part [`FastConfig::grows`] may add: a
-    /// checkpoint or model without it continues with the variable as initialised.
-    pub fn is_grown_part(name: &str) -> bool {
-        name.starts_with("decoder.skip2") || name.starts_with("decoder.block4_") || name.starts_with("decoder.photo_skip")
+    /// The variables (sorted by name) a network of this shape has and one of `from`'s lacks:
+    /// when `self` grows `from`, the parts added, which start as nothing. Read off the two
+    /// networks themselves, so no list of names is kept beside the decoder's.
+    pub fn parts_added_to(&self, from: &FastConfig) -> Vec<String> {
+        let names = |cfg: FastConfig| {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            FastNet::new(&vs.root(), cfg);
+            vs.variables().into_keys().collect::<std::collections::BTreeSet<String>>()
+        };
+        let had = names(*from);
+        names(*self).into_iter().filter(|k| !had.contains(k)).collect()
     }
 }
 
@@ -96,15 +103,10 @@ impl Conv {
         Conv { conv: conv2d_padded(vs, cin, cout, k, stride, k / 2), cin, cout, k, stride }
     }
 
-    fn zeroed(vs: nn::Path, cin: i64, cout: i64) -> Conv {
-        let zero = nn::ConvConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), ..Default::default() };
-        Conv { conv: nn::conv2d(vs, cin, cout, 1, zero), cin, cout, k: 1, stride: 1 }
-    }
-
-    /// A 3x3 conv (zero padding) whose weights and bias start at zero.
-    fn zeroed3(vs: nn::Path, cin: i64, cout: i64) -> Conv {
-        let zero = nn::ConvConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), padding: 1, ..Default::default() };
-        Conv { conv: nn::conv2d(vs, cin, cout, 3, zero), cin, cout, k: 3, stride: 1 }
+    /// A k x k conv (zero padding, stride 1) whose weights and bias start at zero.
+    fn zeroed(vs: nn::Path, cin: i64, cout: i64, k: i64) -> Conv {
+        let zero = nn::ConvConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), padding: k / 2, ..Default::default() };
+        Conv { conv: nn::conv2d(vs, cin, cout, k, zero), cin, cout, k, stride: 1 }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -182,10 +184,10 @@ impl Decoder {
             res: [Conv::new(&vs / "res0", c8, c8, 3, 1), Conv::new(&vs / "res1", c8, c8, 3, 1)],
             up: [Conv::new(&vs / "up8", c8, 4 * c4, 3, 1), Conv::new(&vs / "up4", c4, 4 * c2, 3, 1), Conv::new(&vs / "up2", c2, 4 * 3, 3, 1)],
             mid: [Conv::new(&vs / "mid4", c4, c4, 3, 1), Conv::new(&vs / "mid2", c2, c2, 3, 1)],
-            skip: Conv::zeroed(&vs / "skip4", c4, c4),
-            skip2: cfg.skip2.then(|| Conv::zeroed(&vs / "skip2", c2, c2)),
-            photo_skip: cfg.photo_skip.then(|| Conv::zeroed3(&vs / "photo_skip", 3, 3)),
-            blocks4: (0..cfg.blocks4).map(|i| [Conv::new(&vs / format!("block4_{i}") / "conv0", c4, c4, 3, 1), Conv::zeroed3(&vs / format!("block4_{i}") / "conv1", c4, c4)]).collect(),
+            skip: Conv::zeroed(&vs / "skip4", c4, c4, 1),
+            skip2: cfg.skip2.then(|| Conv::zeroed(&vs / "skip2", c2, c2, 1)),
+            photo_skip: cfg.photo_skip.then(|| Conv::zeroed(&vs / "photo_skip", 3, 3, 3)),
+            blocks4: (0..cfg.blocks4).map(|i| [Conv::new(&vs / format!("block4_{i}") / "conv0", c4, c4, 3, 1), Conv::zeroed(&vs / format!("block4_{i}") / "conv1", c4, c4, 3)]).collect(),
         }
     }
 
@@ -603,8 +605,11 @@ mod tests {
         // parameters and multiply-adds they add.
         assert_eq!(parameters(&vs2, Some("decoder")) - parameters(&vs, Some("decoder")), 4 * (48 * 48 * 9 + 48) + 3 * 3 * 9 + 3);
         assert_eq!(grown.macs(64, 64) - net.macs(64, 64), 4 * 48 * 48 * 9 * 16 * 16 + 3 * 3 * 9 * 64 * 64);
-        let added: Vec<String> = vs2.variables().into_keys().filter(|k| !vs.variables().contains_key(k)).collect();
-        assert!(added.len() == 10 && added.iter().all(|k| FastConfig::is_grown_part(k)), "{added:?}");
+        let added = grown_cfg.parts_added_to(&net.cfg);
+        let mut missing: Vec<String> = vs2.variables().into_keys().filter(|k| !vs.variables().contains_key(k)).collect();
+        missing.sort();
+        assert!(added == missing && added.len() == 10, "{added:?}");
+        assert!(added.iter().all(|k| k.starts_with("decoder.block4_") || k.starts_with("decoder.photo_skip")), "{added:?}");
         copy_shared(&vs, &vs2);
         let photo = Tensor::rand([1, 3, 32, 40], (Kind::Float, Device::Cpu));
         let code = net.style_code(&Tensor::rand([1, 3, 32, 32], (Kind::Float, Device::Cpu)));
@@ -616,7 +621,7 @@ mod tests {
                 for (k, mut v) in vs2.variables() {
                     if k.starts_with(part) {
                         let _ = v.fill_(0.01);
-                    } else if FastConfig::is_grown_part(&k) && !k.contains(".conv0.") {
+                    } else if added.contains(&k) && !k.contains(".conv0.") {
                         let _ = v.zero_();
                     }
                 }

@@ -410,17 +410,17 @@ impl Distiller {
 
     /// Restores a checkpoint written by `save` with the same networks.
     pub fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
-        let (_, step): (DistillConfig, u64) = checkpoint::read_meta(dir)?;
+        let (saved, step): (DistillConfig, u64) = checkpoint::read_meta(dir)?;
         let mut map = checkpoint::read_tensors(dir)?;
-        // Parts added to a student trained without them (`FastConfig::grows`: the 1/2 skip,
+        // Parts this config adds to the checkpoint's student (`FastConfig::grows`: the skips,
         // blocks at 1/4) keep their initial values, which leave the output as it was, and
         // Adam's moments for them start at zero: the student resumes exactly as it was.
-        for (k, v) in self.vs.variables() {
-            if FastConfig::is_grown_part(&k) && !map.contains_key(&format!("s.{k}")) {
-                map.insert(format!("s.{k}"), v.copy());
-                for key in [format!("opt.m.{k}"), format!("opt.v.{k}")] {
-                    map.insert(key, v.zeros_like());
-                }
+        let vars = self.vs.variables();
+        for k in self.cfg.fast.parts_added_to(&saved.fast) {
+            let v = &vars[&k];
+            map.insert(format!("s.{k}"), v.copy());
+            for key in [format!("opt.m.{k}"), format!("opt.v.{k}")] {
+                map.insert(key, v.zeros_like());
             }
         }
         checkpoint::restore(dir, &map, &[("s", &self.vs), ("d", &self.d_vs)], &mut [("opt", &mut self.opt), ("opt_d", &mut self.opt_d)])?;

@@ -70,11 +70,7 @@ pub fn run(args: Args) -> Result<()> {
             if !cfg.fast.grows(&student.net.cfg) {
                 cfg.fast = student.net.cfg;
             }
-            let shape = tch::nn::VarStore::new(Device::Cpu);
-            let _ = stylize_model::fast::FastNet::new(&shape.root(), cfg.fast);
-            let had = student.vs.variables();
-            cfg.grown = shape.variables().into_keys().filter(|k| !k.starts_with("heads.") && !had.contains_key(k)).collect();
-            cfg.grown.sort();
+            cfg.grown = cfg.fast.parts_added_to(&student.net.cfg);
             cfg.from = Some(from.display().to_string());
             eprintln!("starting from {} ({} steps)", dir.display(), info.steps);
             Some(student)
