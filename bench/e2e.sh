@@ -5,14 +5,17 @@
 #
 #   bench/e2e.sh [--rounds N] [--photos N] [--model DIR] [--fast DIR] [--out FILE]
 #
-# Each implementation stylizes the same photos (files in, PNG files out, the style's statistics
-# computed once per process, as in a batch): `stylize run PHOTO... --out-dir` with each model
+# Each implementation stylizes the same photos (files in, PNG files out, the style computed
+# once per process, or per job with a photo per core, as in a batch): `stylize run PHOTO...
+# --out-dir` with each model
 # (the fast one as it runs by default, a photo per core, and with --jobs 1, one at a time as the
 # scripts do),
 # `bench/reference.py batch` (PyTorch 2.13, the fast network) and `scripts/magenta.py batch`
 # (onnxruntime; its network works at 384 px and the result is resized back). A process with N
-# photos minus a process with 1 photo, divided by N - 1, is the steady per-photo time: model
-# loading and interpreter start-up cancel out. "One photo" is the whole process for one photo.
+# photos minus a process with 2, divided by N - 2, is the steady per-photo time: model loading
+# and interpreter start-up cancel out, and with N even a photo per core splits both batches
+# evenly (with 1 photo as the base and N = 5, its 2 cores had 3 and 2 photos: the last photo ran
+# alone, and the figure was up to a quarter too high). "One photo" is the whole process for one photo.
 # Rounds alternate the implementations; medians.
 # Needs .bench-venv (bench/run.sh makes it; pillow is added here) and .venv-ref (onnxruntime).
 set -euo pipefail
@@ -20,7 +23,7 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 root=$PWD
 command_line="bench/e2e.sh $*"
-rounds=3 n=5 out=bench/e2e.md
+rounds=3 n=6 out=bench/e2e.md
 model=$root/models/default fast=$root/models/fast
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,10 +32,11 @@ while [ $# -gt 0 ]; do
     --model) model=$2; shift 2 ;;
     --fast) fast=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "e2e.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+[ $((n % 2)) = 0 ] && [ "$n" -ge 4 ] || { echo "e2e.sh: --photos must be even and at least 4 (a photo per core splits it evenly)" >&2; exit 2; }
 torch_py=$root/.bench-venv/bin/python
 ort_py=$root/.venv-ref/bin/python
 "$torch_py" -c 'import torch' 2>/dev/null || { echo "e2e.sh: .bench-venv missing: run bench/run.sh once" >&2; exit 2; }
@@ -86,14 +90,32 @@ run() { # impl count -> seconds
 results=$tmp/results.txt
 for ((r = 1; r <= rounds; r++)); do
   for impl in default default-f32 fast fast-f32 fast-1job pytorch-fast magenta; do
-    one=$(run $impl 1) many=$(run $impl "$n")
-    per=$(echo "($many - $one) / ($n - 1)" | bc -l)
+    one=$(run $impl 1) two=$(run $impl 2) many=$(run $impl "$n")
+    per=$(echo "($many - $two) / ($n - 2)" | bc -l)
     printf '%s %s %.3f %.3f %.3f\n' "$impl" "$r" "$one" "$many" "$per" | tee -a "$results"
   done
 done
-"$ort_py" - "$results" "$n" "$rounds" "$command_line" "$out" "$native" <<'EOF'
+# The PyTorch row times the same network only if it draws the same pictures: its outputs
+# against `stylize run --precision f32`'s, pixel by pixel (the JPEG decoders may differ by a
+# level here and there; a missing layer moves every pixel).
+"$ort_py" - "$tmp/out-fast-f32-$n" "$tmp/out-pytorch-fast-$n" > "$tmp/agreement.txt" <<'EOF'
+import os, sys
+import numpy as np
+from PIL import Image
+a, b = sys.argv[1], sys.argv[2]
+# stylize names its outputs PHOTO_STYLE.png, the script PHOTO.png: the same order either way.
+pairs = zip(sorted(os.listdir(a)), sorted(os.listdir(b)), strict=True)
+diffs = [np.abs(np.asarray(Image.open(os.path.join(a, f)), np.int16) - np.asarray(Image.open(os.path.join(b, g)), np.int16))
+         for f, g in pairs]
+mean, worst = float(np.mean([d.mean() for d in diffs])), int(max(d.max() for d in diffs))
+print(f"{len(diffs)} {mean:.3f} {worst}")
+if mean > 1.0:
+    sys.exit(f"e2e.sh: the PyTorch network disagrees with stylize's (mean |diff| {mean:.2f}/255): not the same network")
+EOF
+"$ort_py" - "$results" "$n" "$rounds" "$command_line" "$out" "$native" "$(cat "$tmp/agreement.txt")" <<'EOF'
 import statistics, sys, platform, datetime
 path, n, rounds, cmd, out, native = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+agree_n, agree_mean, agree_max = sys.argv[7].split()
 rows = {}
 for line in open(path):
     impl, r, one, many, per = line.split()
@@ -106,7 +128,7 @@ names = {"default": f"stylize run, default model (VGG16; Rust, tch; {native})", 
 ours = med["fast"][1]
 md = [f"# `stylize run` end to end, 770x512 photos, style computed once\n",
       f"Command: `{cmd}` ({datetime.date.today()}, {platform.machine()}, 2 threads each).",
-      f"Per photo = (process with {n} photos - process with 1) / {n - 1}: read JPEG, stylize, write PNG.",
+      f"Per photo = (process with {n} photos - process with 2) / {n - 2}: read JPEG, stylize, write PNG.",
       f"Medians of {rounds} rounds. `stylize run` computes in {native} here (`--precision auto`: bf16 where",
       "the CPU has AVX512-BF16, f32 elsewhere); the f32 rows force f32. PyTorch runs in f32.\n",
       "| implementation | one photo, whole process (s) | per photo, steady (s) | steady time / fast's |",
@@ -114,6 +136,8 @@ md = [f"# `stylize run` end to end, 770x512 photos, style computed once\n",
 for k in ("fast", "fast-f32", "fast-1job", "pytorch-fast", "magenta", "default", "default-f32"):
     one, per = med[k]
     md.append(f"| {names[k]} | {one:.2f} | {per:.3f} | {per / ours:.2f} |")
+md.append(f"\nThe PyTorch network's pictures against `stylize run --precision f32`'s, {agree_n} photos: mean |diff|"
+          f" {agree_mean}/255, largest {agree_max}/255 (the same network; the two JPEG decoders differ slightly).")
 text = "\n".join(md) + "\n"
 print(text)
 open(out, "w").write(text)

@@ -205,27 +205,35 @@ class FastEncoder(nn.Module):
 
 
 class FastNet(nn.Module):
-    """fast.rs FastNet without the training-only feature heads."""
+    """fast.rs FastNet without the training-only feature heads, in any shape model.json's
+    `fast` config gives (skip2, blocks4, photo_skip)."""
 
-    def __init__(self, channels=(16, 48, 96), weights=None):
+    def __init__(self, cfg=None, weights=None):
         super().__init__()
-        c2, c4, c8 = channels
+        cfg = cfg or {"channels": [16, 48, 96]}
+        c2, c4, c8 = cfg["channels"]
         self.content, self.style = FastEncoder(c2, c4, c8), FastEncoder(c2, c4, c8)
         conv = lambda i, o, k=3: nn.Conv2d(i, o, k, padding=k // 2)
         self.res = nn.ModuleList([conv(c8, c8), conv(c8, c8)])
         self.up8, self.up4, self.up2 = conv(c8, 4 * c4), conv(c4, 4 * c2), conv(c2, 12)
         self.mid4, self.mid2, self.skip4 = conv(c4, c4), conv(c2, c2), conv(c4, c4, 1)
+        self.skip2 = conv(c2, c2, 1) if cfg.get("skip2") else None
+        self.blocks4 = nn.ModuleList(nn.ModuleList([conv(c4, c4), conv(c4, c4)]) for _ in range(cfg.get("blocks4", 0)))
+        self.photo_skip = conv(3, 3) if cfg.get("photo_skip") else None
         if weights is not None:
-            # The Rust names: content.convI, style.convI, decoder.{res0,res1,up8,...}.
+            # The Rust names: content.convI, style.convI, decoder.{res0,res1,up8,...,block4_I.convJ}.
             rename = {f"{e}.conv{i}": f"{e}.convs.{i}" for e in ("content", "style") for i in range(6)}
             rename.update({"decoder.res0": "res.0", "decoder.res1": "res.1"})
-            rename.update({f"decoder.{n}": n for n in ("up8", "up4", "up2", "mid4", "mid2", "skip4")})
+            rename.update({f"decoder.{n}": n for n in ("up8", "up4", "up2", "mid4", "mid2", "skip4", "skip2", "photo_skip")})
+            rename.update({f"decoder.block4_{i}.conv{j}": f"blocks4.{i}.{j}" for i in range(len(self.blocks4)) for j in range(2)})
             state = {}
             for k, v in weights.items():
                 stem, leaf = k.rsplit(".", 1)
                 if stem in rename:
                     state[f"{rename[stem]}.{leaf}"] = v
-            self.load_state_dict(state)
+                elif not k.startswith("heads."):
+                    raise ValueError(f"generator weight {k} has no place in FastNet {cfg}")
+            self.load_state_dict(state)  # strict: every layer of this shape gets its weights
         self.to(memory_format=torch.channels_last)
 
     def style_code(self, rgb):
@@ -234,23 +242,32 @@ class FastNet(nn.Module):
     def forward(self, rgb, code, strength=1.0):
         f2, f4, f8 = self.content(rgb)
         means, stds = code
-        # fast.rs own_statistics: at strength 1 the style's 1/2 statistics stand in for the photo's.
+        # fast.rs own_statistics: the 1/2 level is read only by skip2 or at strength < 1;
+        # elsewhere the style's 1/2 statistics stand in for the photo's.
         (m4, s4), (m8, s8) = mean_std(f4), mean_std(f8)
-        m2, s2 = mean_std(f2) if strength < 1.0 else (means[0], stds[0])
+        m2, s2 = mean_std(f2) if self.skip2 is not None or strength < 1.0 else (means[0], stds[0])
         own = ([m2, m4, m8], [s2, s4, s8])
         tm, ts = blend_code(own, code, strength)
         given = lambda x, m, s, sm, ss: (x - m) / s * ss + sm
-        t = blend(f8, given(f8, own[0][2], own[1][2], means[2], stds[2]), strength)
-        x = F.relu(t + self.res[1](F.relu(self.res[0](t))))
+        styled = lambda f, l: blend(f, given(f, own[0][l], own[1][l], means[l], stds[l]), strength)
+        residual = lambda x, r0, r1: F.relu(x + r1(F.relu(r0(x))))
+        x = residual(styled(f8, 2), *self.res)
         x = F.pixel_shuffle(self.up8(x), 2)
         m, s = mean_std(x)
-        skip = blend(f4, given(f4, own[0][1], own[1][1], means[1], stds[1]), strength)
-        x = given(x, m, s, tm[1], ts[1]) + self.skip4(skip)
+        x = given(x, m, s, tm[1], ts[1]) + self.skip4(styled(f4, 1))
         x = F.relu(self.mid4(F.relu(x)))
+        for r0, r1 in self.blocks4:
+            x = residual(x, r0, r1)
         x = F.pixel_shuffle(self.up4(x), 2)
         m, s = mean_std(x)
-        x = F.relu(self.mid2(F.relu(given(x, m, s, tm[0], ts[0]))))
-        return F.pixel_shuffle(self.up2(x), 2) + 0.5
+        x = given(x, m, s, tm[0], ts[0])
+        if self.skip2 is not None:
+            x = x + self.skip2(styled(f2, 0))
+        x = F.relu(self.mid2(F.relu(x)))
+        out = F.pixel_shuffle(self.up2(x), 2)
+        if self.photo_skip is not None:
+            out = out + self.photo_skip(rgb - 0.5)
+        return out + 0.5
 
     def stylize(self, rgb, code, strength=1.0):
         # generator.rs Padding::to_multiple_of_8: no margin, reflection to a multiple of 8.
@@ -270,8 +287,8 @@ def model_kind(model_dir):
 
 def load_fast(model_dir):
     with open(os.path.join(model_dir, "model.json")) as f:
-        channels = json.load(f)["fast"]["channels"]
-    return FastNet(channels, load_file(os.path.join(model_dir, "generator.safetensors"))).eval()
+        cfg = json.load(f)["fast"]
+    return FastNet(cfg, load_file(os.path.join(model_dir, "generator.safetensors"))).eval()
 
 
 def precision_ctx(precision):

@@ -4,7 +4,8 @@
 //!   bench vgg      [--precision f32|bf16] [--iters N] [--warmup N] [--size S] [--threads T]
 //!   bench stylize  --model DIR [same options]
 //!   bench decoder  --model DIR [same options]
-//!   bench fast     [same options]  (the fast generator, issue 13; seeded random weights)
+//!   bench fast     [same options]  (the fast generator, issue 13; seeded random weights in
+//!                                   --model's shape, or the default shape)
 //!   bench dump     --model DIR --out FILE.safetensors [--size S] [--threads T]
 //!   bench paths    (the VGG16 weights file, as JSON)
 //!
@@ -170,10 +171,15 @@ fn main() {
         "fast" => {
             // The fast generator's forward at SxS with seeded random weights (its time does not
             // depend on their values), channels-last as it runs; the style code from a 256 px
-            // image outside the timed region.
+            // image outside the timed region. The shape is --model's (bench/run.sh passes the
+            // fast model that PyTorch loads), else the default one.
+            let shape = o.model.as_ref().map_or_else(Default::default, |dir| {
+                let info = stylize_model::model_dir::read_info(dir).unwrap_or_else(|e| usage(&e.to_string()));
+                info.fast.unwrap_or_else(|| usage(&format!("{} is not a fast model", dir.display())))
+            });
             tch::manual_seed(3);
             let vs = tch::nn::VarStore::new(Device::Cpu);
-            let net = stylize_model::fast::FastNet::new(&vs.root(), Default::default());
+            let net = stylize_model::fast::FastNet::new(&vs.root(), shape);
             let code = tch::no_grad(|| net.style_code(&image(1, 256)));
             let x = stylize_model::fast::channels_last(&image(0, o.size));
             time(&o, || {
