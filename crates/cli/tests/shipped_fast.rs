@@ -18,6 +18,9 @@ fn the_shipped_fast_model_is_the_fast_kind() {
     let info: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(info["kind"].as_str(), Some("fast"), "{json}");
     assert!(info["parent"].as_str().is_some_and(|p| p.ends_with("default")), "its teacher is the default model: {json}");
+    // A `distill --from` run records its paintings as a collection (an artist's fast model
+    // paints with it when no --style is given); the shipped student takes a style every time.
+    assert!(info.get("collection").is_none(), "models/fast has no collection: {json}");
 }
 
 #[test]
@@ -26,11 +29,13 @@ fn the_shipped_fast_model_follows_its_teacher() {
     // How far the teacher moves each photo, and how far the student is from the teacher.
     let moved = mean(teacher.iter().map(|(photo, t)| pixel_diff(photo, t).0));
     let off = mean(fast.iter().zip(&teacher).map(|((_, f), (_, t))| pixel_diff(f, t).0));
+    eprintln!("student vs teacher {off:.1}/255, teacher vs photo {moved:.1}/255: {:.2}", off / moved);
     assert!(off < MAX_SHARE_OFF_TEACHER * moved, "student vs teacher {off:.1}/255, teacher vs photo {moved:.1}/255");
 }
 
 /// The student's distance to its teacher as a share of the teacher's distance to the photo:
-/// 0.62 (32.0 / 52.0 of 255) at step 7,200 (models/fast/MODEL_CARD.md), plus 13%.
+/// 0.63 (32.9 / 52.0 of 255) for the shipped student, G4 (models/fast/MODEL_CARD.md; stage D
+/// 0.62), plus 11%.
 const MAX_SHARE_OFF_TEACHER: f64 = 0.7;
 
 #[test]
@@ -39,9 +44,9 @@ fn fast_strength_below_one_stays_closer_to_the_photo() {
     assert_strength_order("fast", MAX_RECONSTRUCTION_ERROR);
 }
 
-/// The shipped student's strength-0 error on the sample photos: 24.1 at step 7,200 (stage D's
-/// identity term; 40.7 before it), + 10%.
-const MAX_RECONSTRUCTION_ERROR: f64 = 26.5;
+/// The shipped student's strength-0 error on the sample photos: 18.1 for G4 (24.1 for stage D,
+/// whose identity term taught it; 40.7 before it), + 10%.
+const MAX_RECONSTRUCTION_ERROR: f64 = 20.0;
 
 #[test]
 fn a_fast_batch_on_two_jobs_writes_what_one_job_writes() {

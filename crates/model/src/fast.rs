@@ -532,6 +532,20 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_shape_is_within_the_budget() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fast");
+        let cfg = crate::model_dir::read_info(&dir).unwrap().fast.expect("models/fast is a fast generator");
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = FastNet::new(&vs.root(), cfg);
+        // 900,672 parameters and 9.0 GFLOP per 512x512 photo (models/fast/MODEL_CARD.md);
+        // the budget is 1.5 M and 12.
+        let shipped = parameters(&vs, None) - parameters(&vs, Some("heads"));
+        assert!(shipped < 1_500_000, "{shipped} parameters");
+        let gflop = 2.0 * net.macs(512, 512) as f64 / 1e9;
+        assert!(gflop < 12.0, "{gflop:.2} GFLOP");
+    }
+
+    #[test]
     fn channels_last_statistics_match_adain_s() {
         let x = Tensor::rand([2, 5, 6, 7], (Kind::Float, Device::Cpu)) * 3.0;
         let ((m1, s1), (m2, s2)) = (mean_std(&x), stats(&channels_last(&x)));

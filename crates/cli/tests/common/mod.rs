@@ -57,6 +57,8 @@ pub fn assert_strength_order(model: &str, max_at_zero: f64) {
     let d = |s: &str| distance_to_samples(model, s);
     let (none, half, full) = (d("0"), d("0.5"), d("1"));
     let all = format!("{model}: distance to the photos at strength 0 / 0.5 / 1: {none:.1} / {half:.1} / {full:.1}");
+    // The figures the model cards quote (`cargo test -- --nocapture` shows them).
+    eprintln!("{all}");
     assert!(none < half && half < full, "{all}");
     assert!(none < max_at_zero, "{all} (at most {max_at_zero} at 0)");
 }
