@@ -54,6 +54,13 @@ fn an_interrupted_distillation_resumes_to_the_same_weights() {
             None => assert!((name.contains("skip2") || name.contains("block4_0")) && t.abs().max().double_value(&[]) > 0.0, "{name}"),
         }
     }
+    // The run records them as grown (they learn at `grown_lr_scale`, as parts added by --from).
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(skip2.join("model/model.json")).unwrap()).unwrap();
+    let mut grown: Vec<&str> = info["train_config"]["grown"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    grown.sort();
+    let mut added: Vec<&String> = with.keys().filter(|k| !plain.contains_key(*k)).collect();
+    added.sort();
+    assert_eq!(grown, added, "the parts added on resume are the run's grown ones");
 }
 
 #[test]

@@ -87,7 +87,8 @@ pub struct DistillConfig {
     /// The fast model the student started from (`stylize distill --from`), if not from scratch.
     pub from: Option<String>,
     /// The student's variables that its start lacked, added by a config that grows it
-    /// (`FastConfig::grows`; `--from` fills this in). They learn at `grown_lr_scale` times the
+    /// (`FastConfig::grows`; `--from` fills this in, and a `--resume --config` that grows the
+    /// checkpoint's student adds to it). They learn at `grown_lr_scale` times the
     /// learning rate: parts that start at zero barely move at a fine-tune's rate (a block at
     /// 1/4 grown at 5e-5 ended 2,400 steps with weights 15x smaller than its neighbours').
     pub grown: Vec<String>,

@@ -45,8 +45,13 @@ pub fn run(args: Args) -> Result<()> {
             Some(new) if !new.fast.grows(&old.fast) || new.discriminator != old.discriminator => {
                 return Err(BadInput("--resume --config: [fast] and [discriminator] must match the checkpoint's (or only add parts that start at zero: skip2, photo_skip, more blocks4)".into()).into());
             }
-            // Where the run started, and what it grew, stay the checkpoint's.
-            Some(new) => DistillConfig { from: old.from, grown: old.grown, ..new },
+            // Where the run started stays the checkpoint's; what it grows gains the parts this
+            // config adds, so they learn at `grown_lr_scale` as parts added by --from do.
+            Some(new) => {
+                let mut grown = old.grown;
+                grown.extend(new.fast.parts_added_to(&old.fast));
+                DistillConfig { from: old.from, grown, ..new }
+            }
             None => old,
         }
     } else {
