@@ -499,11 +499,11 @@ mod tests {
         // B resumes A's checkpoint: the same networks, later steps, and A's pool.
         assert_eq!((a.fast, a.pool_spec()), (b.fast, b.pool_spec()));
         assert!(b.steps > a.steps && b.adv_start >= a.steps);
-        // G2 grows D's student (--from); G3 and G4 resume it in the same shape, on its pool.
+        // G2 grows D's student (--from); G3-G5 resume it in the same shape, on its pool.
         let (d, g2) = (read("fast-stage-d.toml"), read("fast-stage-g2.toml"));
         assert!(g2.fast.grows(&d.fast) && g2.fast != d.fast && g2.grown_lr_scale > 1.0);
         let mut prev = g2;
-        for name in ["fast-stage-g3.toml", "fast-stage-g4.toml"] {
+        for name in ["fast-stage-g3.toml", "fast-stage-g4.toml", "fast-stage-g5.toml"] {
             let next = read(name);
             assert_eq!((next.fast, next.pool_spec()), (prev.fast, prev.pool_spec()), "{name}");
             assert!(next.steps > prev.steps && next.lr_decay_from > prev.steps, "{name}");
