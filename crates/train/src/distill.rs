@@ -66,6 +66,12 @@ pub struct DistillConfig {
     /// The covariance of the student output's VGG16 relu1_1..relu4_1 against the teacher
     /// output's ([`covariance_loss`]): the teacher's texture statistics, wherever its strokes are.
     pub texture_weight: f64,
+    /// The covariance of the student output's VGG16 relu1_1..relu4_1 against the painting's
+    /// own ([`covariance_loss`]): the painting's full second-order statistics, as Gatys's Gram
+    /// loss matches them, where `style_weight` matches only each channel's mean and std. (On
+    /// the grown student, stage G11, it bought style at the content cost heavier style weights
+    /// did: models/fast/MODEL_CARD.md.)
+    pub painting_texture_weight: f64,
     /// Stage B: VGG16 content and style losses on the student's output (0 = off).
     pub content_weight: f64,
     pub style_weight: f64,
@@ -116,6 +122,7 @@ impl Default for DistillConfig {
             feature_weight: 0.1,
             perceptual_weight: 0.0,
             texture_weight: 0.0,
+            painting_texture_weight: 0.0,
             content_weight: 0.0,
             style_weight: 0.0,
             adv_weight: 0.0,
@@ -176,7 +183,7 @@ impl DistillConfig {
 
     /// Whether the student's output goes through VGG16 (stage B).
     pub fn uses_vgg_on_output(&self) -> bool {
-        self.perceptual_weight > 0.0 || self.texture_weight > 0.0 || self.content_weight > 0.0 || self.style_weight > 0.0
+        self.perceptual_weight > 0.0 || self.texture_weight > 0.0 || self.painting_texture_weight > 0.0 || self.content_weight > 0.0 || self.style_weight > 0.0
     }
 
     pub fn pool_spec(&self) -> PoolSpec {
@@ -210,16 +217,17 @@ pub struct DistillLosses {
     pub perceptual: f64,
     pub identity: f64,
     pub texture: f64,
+    pub painting_texture: f64,
 }
 
 impl DistillLosses {
-    /// `perceptual`, `identity` and `texture` came last, in that order, after runs had logged
-    /// the rest (see `log::open_log`).
-    pub const HEADER: &'static str = "step,seconds,teacher_l1,features,content,style,adv_g,d_loss,d_acc,lr,adv_weight,perceptual,identity,texture";
-    pub const PLOTTED: [&'static str; 10] = ["teacher_l1", "features", "perceptual", "texture", "content", "style", "adv_g", "d_loss", "d_acc", "identity"];
+    /// `perceptual`, `identity`, `texture` and `painting_texture` came last, in that order,
+    /// after runs had logged the rest (see `log::open_log`).
+    pub const HEADER: &'static str = "step,seconds,teacher_l1,features,content,style,adv_g,d_loss,d_acc,lr,adv_weight,perceptual,identity,texture,painting_texture";
+    pub const PLOTTED: [&'static str; 11] = ["teacher_l1", "features", "perceptual", "texture", "painting_texture", "content", "style", "adv_g", "d_loss", "d_acc", "identity"];
 
-    pub fn values(&self) -> [f64; 10] {
-        [self.teacher_l1, self.features, self.content, self.style, self.adv_g, self.d_loss, self.d_acc, self.perceptual, self.identity, self.texture]
+    pub fn values(&self) -> [f64; 11] {
+        [self.teacher_l1, self.features, self.content, self.style, self.adv_g, self.d_loss, self.d_acc, self.perceptual, self.identity, self.texture, self.painting_texture]
     }
 
     /// A log row after `step,seconds`, in `HEADER`'s order.
@@ -240,9 +248,9 @@ impl DistillLosses {
         Self::from_values(self.values().map(|v| v * k))
     }
 
-    fn from_values(v: [f64; 10]) -> Self {
-        let [teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity, texture] = v;
-        Self { teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity, texture }
+    fn from_values(v: [f64; 11]) -> Self {
+        let [teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity, texture, painting_texture] = v;
+        Self { teacher_l1, features, content, style, adv_g, d_loss, d_acc, perceptual, identity, texture, painting_texture }
     }
 }
 
@@ -343,6 +351,12 @@ impl Distiller {
                     l.texture = loss_t.double_value(&[]);
                     total = total + loss_t * cfg.texture_weight;
                 }
+            }
+            if cfg.painting_texture_weight > 0.0 {
+                let painting_feats = tch::no_grad(|| self.vgg.features(&cut_margin(&paintings_full, border), &STYLE_TAPS));
+                let loss_pt = covariance_loss(&out_feats, &painting_feats, &STYLE_TAPS);
+                l.painting_texture = loss_pt.double_value(&[]);
+                total = total + loss_pt * cfg.painting_texture_weight;
             }
             if cfg.content_weight > 0.0 || cfg.style_weight > 0.0 {
                 let code = tch::no_grad(|| StyleCode::from_images(&self.vgg, &paintings_full));
@@ -513,12 +527,13 @@ mod tests {
 
     #[test]
     fn a_log_row_fills_the_header() {
-        let l = DistillLosses { teacher_l1: 1.0, d_acc: 7.0, perceptual: 8.0, identity: 9.0, ..Default::default() };
+        let l = DistillLosses { teacher_l1: 1.0, d_acc: 7.0, perceptual: 8.0, identity: 9.0, painting_texture: 10.0, ..Default::default() };
         let row = l.log_row(0.5, 0.25);
         let cols: Vec<&str> = DistillLosses::HEADER.split(',').skip(2).collect();
         assert_eq!(row.len(), cols.len());
         let at = |name: &str| row[cols.iter().position(|c| *c == name).unwrap()];
         assert_eq!((at("teacher_l1"), at("d_acc"), at("lr"), at("adv_weight"), at("perceptual"), at("identity")), (1.0, 7.0, 0.5, 0.25, 8.0, 9.0));
+        assert_eq!(at("painting_texture"), 10.0);
     }
 
     #[test]
@@ -534,5 +549,7 @@ mod tests {
         assert!(DistillConfig::from_toml("pool = 12").unwrap_err().contains("multiple of batch"));
         assert!(DistillConfig::from_toml("poool = 16").unwrap_err().contains("poool"));
         assert_eq!(DistillConfig::from_toml("[fast]\nchannels = [8, 16, 32]").unwrap().fast.channels, [8, 16, 32]);
+        assert!(!DistillConfig::default().uses_vgg_on_output(), "stage A has no VGG16 on the student");
+        assert!(DistillConfig::from_toml("painting_texture_weight = 4.0").unwrap().uses_vgg_on_output());
     }
 }

@@ -149,8 +149,8 @@ pub fn run(args: Args) -> Result<()> {
             let seconds = before + started.elapsed().as_secs_f64();
             log::append_row(&log_path, DistillLosses::HEADER, step, seconds, &avg.log_row(lr, adv_w))?;
             eprintln!(
-                "step {step}/{} {seconds:.0}s teacher_l1 {:.4} features {:.4} perceptual {:.3} texture {:.4} content {:.3} style {:.3} identity {:.4} adv {:.3} D {:.3} acc {:.2}",
-                cfg.steps, avg.teacher_l1, avg.features, avg.perceptual, avg.texture, avg.content, avg.style, avg.identity, avg.adv_g, avg.d_loss, avg.d_acc
+                "step {step}/{} {seconds:.0}s teacher_l1 {:.4} features {:.4} perceptual {:.3} texture {:.4} painting_texture {:.4} content {:.3} style {:.3} identity {:.4} adv {:.3} D {:.3} acc {:.2}",
+                cfg.steps, avg.teacher_l1, avg.features, avg.perceptual, avg.texture, avg.painting_texture, avg.content, avg.style, avg.identity, avg.adv_g, avg.d_loss, avg.d_acc
             );
         }
         let stopping = stop.load(Ordering::SeqCst);
